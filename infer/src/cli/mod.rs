@@ -1,0 +1,72 @@
+//! One file per verb; this module only dispatches and maps errors to exit codes.
+
+pub mod check;
+pub mod eval;
+pub mod score;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "infer", version, about = "Score DNA sequences with sequence-to-expression models")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Score sequences (FASTA/FASTQ/TSV, plain or gzip) with a model
+    Score(score::Args),
+    /// Compute challenge metrics (per-subset Pearson/Spearman, weighted scores)
+    Eval(eval::Args),
+    /// Read and validate a sequence file, reporting record counts
+    Check(check::Args),
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Score(args) => score::run(args),
+        Command::Eval(args) => eval::run(args),
+        Command::Check(args) => check::run(args),
+    }
+}
+
+/// Usage problems (bad flags, bad input files) exit with 2, other failures with 1;
+/// a closed output pipe (`infer score ... | head`) ends quietly.
+pub fn report(err: &anyhow::Error) -> ExitCode {
+    for cause in err.chain() {
+        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            if io.kind() == std::io::ErrorKind::BrokenPipe {
+                return ExitCode::SUCCESS;
+            }
+        }
+    }
+    let usage = err.chain().any(|c| {
+        c.is::<infer::input::InputError>() || c.is::<UsageError>()
+    });
+    eprintln!("infer: {}", one_line(err));
+    if usage {
+        ExitCode::from(2)
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+/// A mistake in how the command was called (as opposed to a failure while running).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+fn one_line(err: &anyhow::Error) -> String {
+    let parts: Vec<String> = err.chain().map(|c| c.to_string()).collect();
+    let mut out: Vec<String> = Vec::new();
+    for p in parts {
+        // thiserror sources often repeat their cause in the message; keep it once.
+        if !out.iter().any(|o| o.contains(&p)) {
+            out.push(p);
+        }
+    }
+    out.join(": ")
+}

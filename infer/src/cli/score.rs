@@ -1,0 +1,8 @@
+//! `infer score` (being written)
+
+#[derive(clap::Args)]
+pub struct Args {}
+
+pub fn run(_args: Args) -> anyhow::Result<()> {
+    anyhow::bail!("infer score is not implemented yet")
+}
