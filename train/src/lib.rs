@@ -1,4 +1,7 @@
 //! Models of the Prix Fixe / DREAM framework in libtorch, their weights, ONNX export
 //! and the DREAM training recipe.
 
+pub mod device;
+pub mod export;
+pub mod model;
 pub mod pth;

@@ -1,1 +1,15 @@
-fn main() {}
+//! `train`: export, fit and fine-tune Prix Fixe / DREAM models with libtorch.
+
+mod cli;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let args = cli::Cli::parse();
+    match cli::run(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => cli::report(&err),
+    }
+}

@@ -1,0 +1,50 @@
+//! `train export`: reference weights -> our artifact directory.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use tch::Device;
+use train::export::{write_artifacts, Provenance};
+use train::model::{ModelDescription, PrixFixeNet};
+
+use super::UsageError;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Preset (dream-rnn, dream-cnn, dream-attn) or a model.json
+    #[arg(long)]
+    arch: String,
+    /// PyTorch .pth (as torch.save writes a state_dict) or .safetensors with the reference names
+    #[arg(long)]
+    weights: PathBuf,
+    /// Output directory (created; existing model files in it are replaced atomically)
+    #[arg(long)]
+    out: PathBuf,
+    /// Name recorded in the model description (default: the preset or model.json name)
+    #[arg(long)]
+    name: Option<String>,
+    /// License recorded in the model description
+    #[arg(long)]
+    license: Option<String>,
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let mut desc = ModelDescription::from_arg(&args.arch)?;
+    if let Some(name) = args.name {
+        desc.name = name;
+    }
+    if args.license.is_some() {
+        desc.license = args.license;
+    }
+    if !args.weights.is_file() {
+        return Err(UsageError(format!("{}: no such weights file", args.weights.display())).into());
+    }
+    let net = PrixFixeNet::from_weights(desc, &args.weights, Device::Cpu)?;
+    let provenance = Provenance::from_weights_file(&args.weights)
+        .with_context(|| format!("hashing {}", args.weights.display()))?;
+    let files = write_artifacts(&net, &args.out, provenance)?;
+    for f in files {
+        println!("{}", f.display());
+    }
+    Ok(())
+}

@@ -1,0 +1,98 @@
+//! A Prix Fixe network: first-layers block -> core block -> final-layers block.
+
+pub mod blocks;
+pub mod onnx;
+pub mod layers;
+pub mod spec;
+pub mod store;
+
+use std::path::Path;
+
+use tch::{Device, Kind, Tensor};
+
+pub use blocks::{Core, Final, FinalOutput, First};
+pub use spec::{Architecture, CoreSpec, FinalSpec, FirstSpec, ModelDescription, SpecError};
+pub use store::{Store, WeightsError};
+
+pub struct PrixFixeNet {
+    pub desc: ModelDescription,
+    pub store: Store,
+    pub first: First,
+    pub core: Core,
+    pub final_: Final,
+}
+
+impl PrixFixeNet {
+    /// Builds the network with the reference initialisation drawn from `seed`.
+    pub fn new(desc: ModelDescription, device: Device, seed: i64) -> Result<Self, SpecError> {
+        desc.validate().map_err(|e| SpecError::Invalid(desc.name.clone(), e))?;
+        let mut store = Store::new(device);
+        let first = First::new(&mut store, &desc.architecture.first);
+        let core = Core::new(&mut store, &desc.architecture.core);
+        let final_ = Final::new(&mut store, &desc.architecture.final_);
+        tch::manual_seed(seed);
+        if device.is_cuda() {
+            tch::Cuda::manual_seed_all(seed as u64);
+        }
+        first.init();
+        core.init();
+        final_.init();
+        Ok(PrixFixeNet { desc, store, first, core, final_ })
+    }
+
+    /// Builds the network and loads weights (`.pth` or `.safetensors`) strictly.
+    pub fn from_weights(desc: ModelDescription, weights: &Path, device: Device) -> anyhow::Result<Self> {
+        let mut net = Self::new(desc, device, 0)?;
+        net.store.load(weights)?;
+        Ok(net)
+    }
+
+    pub fn forward_t(&self, x: &Tensor, train: bool) -> FinalOutput {
+        let h = self.first.forward_t(x, train);
+        let h = self.core.forward_t(&h, train);
+        self.final_.forward_t(&h, train)
+    }
+
+    /// Eval-mode prediction without gradient tracking.
+    pub fn predict(&self, x: &Tensor) -> Tensor {
+        tch::no_grad(|| self.forward_t(x, false).prediction)
+    }
+
+    /// The reference predictor: pad, encode forward (rev 0, singleton 0) and the reverse
+    /// complement of the padded sequence (rev 1, singleton 0), average the two scores.
+    pub fn predict_sequences(&self, seqs: &[&[u8]]) -> anyhow::Result<Vec<Vec<f32>>> {
+        let pre = &self.desc.preprocessing;
+        let (c, l) = (pre.channels(), pre.length);
+        let rows = if pre.rc_average { 2 } else { 1 };
+        let mut x = vec![0f32; seqs.len() * rows * c * l];
+        for (i, s) in seqs.iter().enumerate() {
+            let padded = pre.pad(s)?;
+            let base = i * rows * c * l;
+            pre.encode(&padded, false, false, &mut x[base..base + c * l]);
+            if pre.rc_average {
+                let rc = infer::preprocess::reverse_complement(&padded);
+                pre.encode(&rc, true, false, &mut x[base + c * l..base + 2 * c * l]);
+            }
+        }
+        let x = Tensor::from_slice(&x)
+            .view([(seqs.len() * rows) as i64, c as i64, l as i64])
+            .to_device(self.store.device());
+        let y = self.predict(&x).to_kind(Kind::Float).to_device(Device::Cpu);
+        let n_out = self.desc.outputs.len();
+        let y = store::to_vec_f32(&y.reshape([(seqs.len() * rows) as i64, n_out as i64]));
+        Ok((0..seqs.len())
+            .map(|i| {
+                (0..n_out)
+                    .map(|k| {
+                        let f = y[(i * rows) * n_out + k];
+                        if rows == 2 {
+                            (f + y[(i * rows + 1) * n_out + k]) / 2.0
+                        } else {
+                            f
+                        }
+                    })
+                    .collect()
+            })
+            .collect())
+    }
+}
