@@ -3,5 +3,7 @@
 
 pub mod device;
 pub mod export;
+pub mod fit;
 pub mod model;
 pub mod pth;
+pub mod recipe;

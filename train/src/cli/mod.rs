@@ -1,6 +1,10 @@
 //! One file per verb; this module dispatches and maps errors to exit codes.
 
+pub mod bench;
+pub mod data;
 pub mod export;
+pub mod finetune;
+pub mod fit;
 
 use std::process::ExitCode;
 
@@ -17,12 +21,40 @@ pub struct Cli {
 pub enum Command {
     /// Load reference weights (.pth or .safetensors) and write model.safetensors, model.json and model.onnx
     Export(export::Args),
+    /// Train a model from scratch with the DREAM recipe
+    Fit(fit::Args),
+    /// Fine-tune a pretrained model on new data (new head, other lengths, frozen blocks)
+    Finetune(finetune::Args),
+    /// Time the training step per model (forward, loss, backward, AdamW)
+    Bench(bench::Args),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Export(args) => export::run(args),
+        Command::Fit(args) => fit::run(args),
+        Command::Finetune(args) => finetune::run(args),
+        Command::Bench(args) => bench::run(args),
     }
+}
+
+/// Loads the best weights of a finished run and writes the artifacts (model.safetensors,
+/// model.json, model.onnx) next to the run files.
+pub fn finish(net: &mut train::model::PrixFixeNet, dir: &std::path::Path, training: serde_json::Value) -> anyhow::Result<()> {
+    let best = dir.join("best.safetensors");
+    if best.exists() {
+        net.store.load(&best)?;
+    }
+    let provenance = train::export::Provenance {
+        source: "trained by train fit/finetune".into(),
+        source_sha256: None,
+        created_by: concat!("train ", env!("CARGO_PKG_VERSION")).to_string(),
+        training,
+    };
+    for f in train::export::write_artifacts(net, dir, provenance)? {
+        println!("{}", f.display());
+    }
+    Ok(())
 }
 
 /// A mistake in how the command was called (exit code 2).
@@ -36,6 +68,7 @@ pub fn report(err: &anyhow::Error) -> ExitCode {
             || c.is::<train::model::SpecError>()
             || c.is::<train::model::WeightsError>()
             || c.is::<infer::input::InputError>()
+            || c.is::<train::device::DeviceError>()
     });
     let mut parts: Vec<String> = Vec::new();
     for c in err.chain() {

@@ -1,0 +1,76 @@
+//! `train bench`: time the DREAM training step (forward, KL loss, backward, AdamW) at a
+//! fixed batch size on random one-hot inputs. Used by bench/train and scripts/gpu-check.sh.
+
+use std::time::Instant;
+
+use tch::{Kind, Tensor};
+use train::model::{ModelDescription, PrixFixeNet};
+use train::recipe::optim::AdamW;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Presets or model.json files to time
+    #[arg(long = "arch", default_values_t = ["dream-rnn".to_string(), "dream-cnn".to_string(), "dream-attn".to_string()])]
+    archs: Vec<String>,
+    #[arg(long, default_value_t = 64)]
+    batch_size: i64,
+    /// Timed steps (after warm-up steps)
+    #[arg(long, default_value_t = 5)]
+    steps: usize,
+    #[arg(long, default_value_t = 1)]
+    warmup: usize,
+    #[arg(long, default_value = "cpu")]
+    device: String,
+    #[arg(long)]
+    threads: Option<i32>,
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    if let Some(t) = args.threads {
+        tch::set_num_threads(t);
+    }
+    let device = train::device::parse_device(&args.device)?;
+    println!("device {device:?}, {} intra-op threads, batch {}", tch::get_num_threads(), args.batch_size);
+    for arch in &args.archs {
+        let desc = ModelDescription::from_arg(arch)?;
+        let (c, l) = (desc.preprocessing.channels() as i64, desc.preprocessing.length as i64);
+        let net = PrixFixeNet::new(desc.clone(), device, 1)?;
+        let mut opt = AdamW::new(net.store.parameters(), 0.01);
+        tch::manual_seed(3);
+        let bases = Tensor::randint(4, [args.batch_size, l], (Kind::Int64, device));
+        let onehot = bases.one_hot(4).permute([0, 2, 1]).to_kind(Kind::Float);
+        let flags = Tensor::zeros([args.batch_size, c - 4, l], (Kind::Float, device));
+        let x = Tensor::cat(&[onehot, flags], 1);
+        let target = Tensor::rand([args.batch_size, 18], (Kind::Float, device)).softmax(1, Kind::Float);
+        let step = |opt: &mut AdamW| {
+            let out = net.forward_t(&x, true);
+            let z = out.logits.expect("soft-bin head");
+            let loss = z.log_softmax(1, Kind::Float).kl_div(&target, tch::Reduction::Sum, false) / args.batch_size as f64;
+            opt.zero_grad();
+            loss.backward();
+            opt.step(1e-4, 0.9);
+            loss.double_value(&[])
+        };
+        for _ in 0..args.warmup {
+            step(&mut opt);
+        }
+        if device.is_cuda() {
+            tch::Cuda::synchronize(0);
+        }
+        let t0 = Instant::now();
+        for _ in 0..args.steps {
+            step(&mut opt);
+        }
+        if device.is_cuda() {
+            tch::Cuda::synchronize(0);
+        }
+        let secs = t0.elapsed().as_secs_f64() / args.steps as f64;
+        println!(
+            "{:<12} {:>10.1} ms/step  {:>10.1} training sequences/s",
+            desc.name,
+            secs * 1e3,
+            args.batch_size as f64 / secs
+        );
+    }
+    Ok(())
+}

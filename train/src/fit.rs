@@ -1,0 +1,399 @@
+//! The DREAM training loop (training.md §4-6): AdamW + one-cycle schedule stepped per
+//! batch, a persistent shuffled batch iterator, validation after every epoch, the
+//! best-validation-Pearson weights kept, resumable checkpoints written atomically.
+//!
+//! Run directory:
+//! - `run.json`: what was asked (model description, config, data) — `--resume` reads it;
+//! - `log.jsonl`: one JSON object per completed epoch;
+//! - `checkpoint/state.json` + `checkpoint/e{N}-*.safetensors`: the last completed
+//!   epoch (weights, optimiser, sampler); state.json is renamed into place last, so a
+//!   crash never leaves a checkpoint that points at half-written files;
+//! - `best.safetensors`: weights of the best validation epoch;
+//! - at the end `model.safetensors`, `model.json`, `model.onnx` (as `train export`).
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{bail, Context};
+use serde::{Deserialize, Serialize};
+use tch::{Device, Kind, Reduction, Tensor};
+
+use crate::model::PrixFixeNet;
+use crate::recipe::data::{BatchSampler, EncodedSet, SamplerState};
+use crate::recipe::metrics::{metrics, ValidMetrics};
+use crate::recipe::optim::AdamW;
+use crate::recipe::schedule::OneCycle;
+
+/// Which parameters stay fixed while fine-tuning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Freeze {
+    #[default]
+    None,
+    First,
+    FirstCore,
+}
+
+/// The training objective.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Objective {
+    /// KL divergence to the 18-bin soft target (the DREAM recipe).
+    SoftBinKl,
+    /// Mean squared error per task, summed over tasks (the benchmark heads).
+    Mse,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FitConfig {
+    pub epochs: usize,
+    pub batch_size: usize,
+    pub batches_per_epoch: usize,
+    pub max_lr: f64,
+    pub weight_decay: f64,
+    pub seed: u64,
+    pub valid_batch_size: usize,
+    pub objective: Objective,
+    #[serde(default)]
+    pub freeze: Freeze,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EpochLog {
+    pub epoch: usize,
+    pub steps: usize,
+    pub train_loss: f64,
+    pub lr_last: f64,
+    pub valid: Option<ValidMetrics>,
+    /// Per-task validation metrics when the model has several outputs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub valid_tasks: Vec<ValidMetrics>,
+    pub best: bool,
+    pub seconds: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct CheckpointState {
+    /// Epochs completed.
+    epoch: usize,
+    steps: i64,
+    sampler: SamplerState,
+    best_pearson: Option<f64>,
+    weights: String,
+    optimizer: String,
+}
+
+pub struct FitOutcome {
+    pub epochs_run: usize,
+    pub best: Option<(usize, ValidMetrics)>,
+    pub log: Vec<EpochLog>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("the training loss became {value} at epoch {epoch}, step {step}; stopped. The last good checkpoint (epoch {last_good}) is kept in {dir}")]
+pub struct NonFiniteLoss {
+    pub value: f64,
+    pub epoch: usize,
+    pub step: usize,
+    pub last_good: usize,
+    pub dir: String,
+}
+
+pub struct Trainer<'a> {
+    pub net: &'a mut PrixFixeNet,
+    pub train: &'a EncodedSet,
+    pub valid: Option<&'a EncodedSet>,
+    pub cfg: FitConfig,
+    pub dir: PathBuf,
+    /// Print per-epoch lines to stderr.
+    pub verbose: bool,
+}
+
+fn checkpoint_dir(dir: &Path) -> PathBuf {
+    dir.join("checkpoint")
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same directory.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+fn save_tensors(path: &Path, named: &[(String, Tensor)]) -> anyhow::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let tmp = tempfile::NamedTempFile::new_in(dir)?;
+    let cpu: Vec<(String, Tensor)> =
+        named.iter().map(|(n, t)| (n.clone(), t.detach().to_device(Device::Cpu).contiguous())).collect();
+    Tensor::write_safetensors(&cpu, tmp.path())?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+impl Trainer<'_> {
+    fn trainable(&self) -> Vec<Tensor> {
+        let frozen = |name: &str| match self.cfg.freeze {
+            Freeze::None => false,
+            Freeze::First => name.starts_with("first."),
+            Freeze::FirstCore => name.starts_with("first.") || name.starts_with("core."),
+        };
+        let mut out = Vec::new();
+        for (name, t) in self.net.store.named_parameters() {
+            if frozen(&name) {
+                let _ = t.shallow_clone().set_requires_grad(false);
+            } else {
+                out.push(t);
+            }
+        }
+        out
+    }
+
+    fn batches_per_epoch(&self) -> usize {
+        if self.cfg.batches_per_epoch > 0 {
+            self.cfg.batches_per_epoch
+        } else {
+            self.train.len().div_ceil(self.cfg.batch_size)
+        }
+    }
+
+    fn loss(&self, out: &crate::model::FinalOutput, y: &Tensor, y_probs: Option<&Tensor>) -> anyhow::Result<Tensor> {
+        Ok(match self.cfg.objective {
+            Objective::SoftBinKl => {
+                let (Some(z), Some(target)) = (&out.logits, y_probs) else {
+                    bail!("the soft-bin objective needs an 18-bin head and soft targets");
+                };
+                let logp = z.log_softmax(1, Kind::Float);
+                let b = z.size()[0] as f64;
+                logp.kl_div(target, Reduction::Sum, false) / b
+            }
+            Objective::Mse => {
+                let pred = &out.prediction;
+                let diff = pred - y.view(pred.size().as_slice());
+                if pred.dim() == 1 {
+                    diff.square().mean(Kind::Float)
+                } else {
+                    // Sum over tasks of each task's mean squared error.
+                    diff.square().mean_dim([0i64].as_slice(), false, Kind::Float).sum(Kind::Float)
+                }
+            }
+        })
+    }
+
+    /// Eval-mode predictions on a set, batched; (N,) or (N, T) on the CPU.
+    pub fn predict_set(net: &PrixFixeNet, set: &EncodedSet, batch: usize) -> Tensor {
+        let dev = net.store.device();
+        let n = set.len() as i64;
+        let mut outs = Vec::new();
+        tch::no_grad(|| {
+            let mut start = 0;
+            while start < n {
+                let len = (batch as i64).min(n - start);
+                let x = set.x.narrow(0, start, len).to_device(dev);
+                outs.push(net.forward_t(&x, false).prediction.to_device(Device::Cpu));
+                start += len;
+            }
+        });
+        Tensor::cat(&outs, 0)
+    }
+
+    fn validate(&self) -> Option<(ValidMetrics, Vec<ValidMetrics>)> {
+        let valid = self.valid?;
+        let pred = Self::predict_set(self.net, valid, self.cfg.valid_batch_size);
+        let truth = valid.y.to_kind(Kind::Float);
+        if pred.dim() == 1 {
+            let p = crate::model::store::to_vec_f32(&pred);
+            let t = crate::model::store::to_vec_f32(&truth);
+            return Some((metrics(&p, &t), Vec::new()));
+        }
+        let tasks = pred.size()[1];
+        let per: Vec<ValidMetrics> = (0..tasks)
+            .map(|k| {
+                let p = crate::model::store::to_vec_f32(&pred.select(1, k));
+                let t = crate::model::store::to_vec_f32(&truth.select(1, k));
+                metrics(&p, &t)
+            })
+            .collect();
+        let mean = |f: fn(&ValidMetrics) -> f64| per.iter().map(f).sum::<f64>() / per.len() as f64;
+        let combined = ValidMetrics { mse: mean(|m| m.mse), pearson: mean(|m| m.pearson), spearman: mean(|m| m.spearman) };
+        Some((combined, per))
+    }
+
+    /// Trains from scratch (`resume` false) or continues the run in `dir`.
+    pub fn run(&mut self, resume: bool) -> anyhow::Result<FitOutcome> {
+        let dev = self.net.store.device();
+        let steps_per_epoch = self.batches_per_epoch();
+        let total = steps_per_epoch * self.cfg.epochs;
+        let schedule = OneCycle::dream(self.cfg.max_lr, total);
+        let params = self.trainable();
+        let mut opt = AdamW::new(params, self.cfg.weight_decay);
+        let mut sampler = BatchSampler::new(self.train.len(), self.cfg.batch_size, self.cfg.seed);
+        let mut first_epoch = 0;
+        let mut best_pearson: Option<f64> = None;
+        let mut log: Vec<EpochLog> = Vec::new();
+        let ckdir = checkpoint_dir(&self.dir);
+        std::fs::create_dir_all(&ckdir)?;
+        let log_path = self.dir.join("log.jsonl");
+        if resume {
+            let state_path = ckdir.join("state.json");
+            if state_path.exists() {
+                let state: CheckpointState = serde_json::from_str(&std::fs::read_to_string(&state_path)?)
+                    .with_context(|| format!("reading {}", state_path.display()))?;
+                self.net.store.load(&ckdir.join(&state.weights))?;
+                let named = Tensor::read_safetensors(ckdir.join(&state.optimizer))?;
+                let named: Vec<(String, Tensor)> = named.into_iter().map(|(n, t)| (n, t.to_device(dev))).collect();
+                opt.load_state(&named).map_err(anyhow::Error::msg)?;
+                sampler = BatchSampler::from_state(self.train.len(), self.cfg.batch_size, state.sampler);
+                first_epoch = state.epoch;
+                best_pearson = state.best_pearson;
+            }
+            // Keep the log lines of the epochs the checkpoint covers; drop any later
+            // partial lines from the interrupted epoch.
+            if let Ok(text) = std::fs::read_to_string(&log_path) {
+                log = text
+                    .lines()
+                    .filter_map(|l| serde_json::from_str::<EpochLog>(l).ok())
+                    .filter(|e| e.epoch <= first_epoch)
+                    .collect();
+            }
+            let text: String = log.iter().map(|e| serde_json::to_string(e).unwrap() + "\n").collect();
+            write_atomic(&log_path, text.as_bytes())?;
+        } else {
+            write_atomic(&log_path, b"")?;
+        }
+
+        let on_terminal = std::io::stderr().is_terminal();
+        // Data on the device once when it is small enough; else batches travel.
+        let bytes = (self.train.x.numel() * 4) as f64;
+        let train_on_dev = dev != Device::Cpu && bytes < 4e9;
+        let (x_all, y_all, p_all) = if train_on_dev {
+            (self.train.x.to_device(dev), self.train.y.to_device(dev), self.train.y_probs.as_ref().map(|p| p.to_device(dev)))
+        } else {
+            (self.train.x.shallow_clone(), self.train.y.shallow_clone(), self.train.y_probs.as_ref().map(|p| p.shallow_clone()))
+        };
+
+        for epoch in first_epoch + 1..=self.cfg.epochs {
+            // Dropout draws restart from a per-epoch seed so a resumed run replays them.
+            tch::manual_seed((self.cfg.seed as i64).wrapping_mul(1_000_003).wrapping_add(epoch as i64));
+            let started = Instant::now();
+            let bar = if on_terminal {
+                let b = indicatif::ProgressBar::new(steps_per_epoch as u64);
+                b.set_style(
+                    indicatif::ProgressStyle::with_template("epoch {msg} [{bar:30}] {pos}/{len} {per_sec} eta {eta}")
+                        .unwrap()
+                        .progress_chars("=> "),
+                );
+                b.set_message(format!("{epoch}/{}", self.cfg.epochs));
+                b
+            } else {
+                indicatif::ProgressBar::hidden()
+            };
+            let mut loss_sum = 0.0;
+            let mut lr_last = 0.0;
+            for s in 0..steps_per_epoch {
+                let idx = Tensor::from_slice(&sampler.next_batch());
+                let idx_dev = idx.to_device(x_all.device());
+                let x = x_all.index_select(0, &idx_dev).to_device(dev);
+                let y = y_all.index_select(0, &idx_dev).to_device(dev);
+                let yp = p_all.as_ref().map(|p| p.index_select(0, &idx_dev).to_device(dev));
+                let out = self.net.forward_t(&x, true);
+                let loss = self.loss(&out, &y, yp.as_ref())?;
+                let value = loss.double_value(&[]);
+                let step_global = (epoch - 1) * steps_per_epoch + s;
+                if !value.is_finite() {
+                    bar.finish_and_clear();
+                    return Err(NonFiniteLoss {
+                        value,
+                        epoch,
+                        step: s,
+                        last_good: epoch - 1,
+                        dir: ckdir.display().to_string(),
+                    }
+                    .into());
+                }
+                opt.zero_grad();
+                loss.backward();
+                let (lr, beta1) = schedule.at(step_global);
+                opt.step(lr, beta1);
+                lr_last = lr;
+                loss_sum += value;
+                bar.inc(1);
+            }
+            bar.finish_and_clear();
+            let validation = self.validate();
+            let mut is_best = false;
+            if let Some((m, _)) = &validation {
+                if best_pearson.is_none_or(|b| m.pearson > b) {
+                    best_pearson = Some(m.pearson);
+                    is_best = true;
+                    self.net.store.save_safetensors(&self.dir.join("best.safetensors"))?;
+                }
+            } else {
+                // Without validation the last epoch's weights are the result.
+                self.net.store.save_safetensors(&self.dir.join("best.safetensors"))?;
+            }
+            let entry = EpochLog {
+                epoch,
+                steps: steps_per_epoch,
+                train_loss: loss_sum / steps_per_epoch as f64,
+                lr_last,
+                valid: validation.as_ref().map(|v| v.0.clone()),
+                valid_tasks: validation.map(|v| v.1).unwrap_or_default(),
+                best: is_best,
+                seconds: started.elapsed().as_secs_f64(),
+            };
+            self.checkpoint(epoch, &opt, &sampler, best_pearson)?;
+            let line = serde_json::to_string(&entry)? + "\n";
+            std::fs::OpenOptions::new().append(true).open(&log_path)?.write_all(line.as_bytes())?;
+            if self.verbose {
+                let v = entry
+                    .valid
+                    .as_ref()
+                    .map(|m| format!(" valid pearson {:.4} spearman {:.4} mse {:.4}", m.pearson, m.spearman, m.mse))
+                    .unwrap_or_default();
+                eprintln!(
+                    "epoch {epoch}/{}: loss {:.4}{v}{} ({:.1} s)",
+                    self.cfg.epochs,
+                    entry.train_loss,
+                    if is_best { " *" } else { "" },
+                    entry.seconds
+                );
+            }
+            log.push(entry);
+        }
+        let best = log
+            .iter()
+            .filter(|e| e.best)
+            .next_back()
+            .and_then(|e| e.valid.clone().map(|v| (e.epoch, v)));
+        Ok(FitOutcome { epochs_run: log.len(), best, log })
+    }
+
+    fn checkpoint(&self, epoch: usize, opt: &AdamW, sampler: &BatchSampler, best_pearson: Option<f64>) -> anyhow::Result<()> {
+        let ckdir = checkpoint_dir(&self.dir);
+        let weights = format!("e{epoch}-model.safetensors");
+        let optimizer = format!("e{epoch}-optim.safetensors");
+        self.net.store.save_safetensors(&ckdir.join(&weights))?;
+        save_tensors(&ckdir.join(&optimizer), &opt.state())?;
+        let state = CheckpointState {
+            epoch,
+            steps: opt.steps_taken(),
+            sampler: sampler.state(),
+            best_pearson,
+            weights: weights.clone(),
+            optimizer: optimizer.clone(),
+        };
+        write_atomic(&ckdir.join("state.json"), serde_json::to_string_pretty(&state)?.as_bytes())?;
+        // Older epochs are no longer referenced.
+        for entry in std::fs::read_dir(&ckdir)? {
+            let name = entry?.file_name().to_string_lossy().into_owned();
+            if name.ends_with(".safetensors") && name != weights && name != optimizer {
+                let _ = std::fs::remove_file(ckdir.join(name));
+            }
+        }
+        Ok(())
+    }
+}
