@@ -8,6 +8,7 @@
 pub mod backend;
 pub mod eval;
 pub mod input;
+pub mod onnx;
 pub mod preprocess;
 pub mod scorer;
 

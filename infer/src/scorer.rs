@@ -1,1 +1,262 @@
-//! (being written)
+//! [`Scorer`]: the one way to turn raw sequences into model predictions, shared by
+//! `infer score`, the evaluation and fine-tuning.
+//!
+//! It reproduces the reference predictor (spec training.md §7): pad/trim each raw
+//! sequence, encode it with reverse flag 0 and singleton 0, and — when the model's
+//! preprocessing asks for reverse-complement averaging — also encode the reverse
+//! complement of the *padded* sequence with reverse flag 1, run both through the model
+//! in the same forward pass and return their mean.
+//!
+//! Batching: `batch_size` counts sequences, not network rows. With averaging a pass
+//! holds `2 * batch_size` rows, laid out `[fwd 0, rc 0, fwd 1, rc 1, ...]`, so a short
+//! last batch is a prefix of a full one; tract's fixed-size plan gets it zero-padded and
+//! the padding rows dropped (see [`crate::backend::TractBackend`]).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::backend::{self, Backend, BackendError, BackendKind, BackendOptions};
+use crate::onnx::{self, meta, OnnxError};
+use crate::preprocess::{PreprocessError, Preprocessing};
+
+/// How to run a model.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScorerOptions {
+    pub backend: BackendKind,
+    /// Sequences per forward pass (each is 2 network rows with RC averaging).
+    pub batch_size: usize,
+    /// Intra-op threads; 0 means all cores.
+    pub threads: usize,
+    /// `Some(false)` turns reverse-complement averaging off (`--no-rc-average`);
+    /// `None` follows the model's preprocessing.
+    pub rc_average: Option<bool>,
+}
+
+impl Default for ScorerOptions {
+    fn default() -> Self {
+        ScorerOptions { backend: BackendKind::Tract, batch_size: 256, threads: 0, rc_average: None }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ScoreError {
+    #[error("model {source_spec:?} not found: {reason}")]
+    ModelNotFound { source_spec: String, reason: String },
+    #[error(transparent)]
+    Zoo(#[from] zoo::ZooError),
+    #[error(transparent)]
+    Onnx(#[from] OnnxError),
+    #[error("{} lacks the metadata entry {key:?}; it was not exported by this project's `train export`", path.display())]
+    MissingMetadata { path: PathBuf, key: &'static str },
+    #[error("{}: invalid metadata entry {key:?}: {message}", path.display())]
+    BadMetadata { path: PathBuf, key: &'static str, message: String },
+    #[error(transparent)]
+    Backend(#[from] BackendError),
+    #[error("batch size must be at least 1")]
+    ZeroBatchSize,
+    /// A sequence the preprocessing rejects; `index` is its position in the slice given
+    /// to [`Scorer::score`], so the caller can name the record.
+    #[error("sequence {} of the batch: {source}", index + 1)]
+    Sequence { index: usize, source: PreprocessError },
+    #[error("the model returned {got} values for {sequences} sequences x {outputs} outputs ({rows} rows)")]
+    OutputShape { sequences: usize, outputs: usize, rows: usize, got: usize },
+}
+
+/// What the model file says about itself.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelInfo {
+    /// The ONNX file actually loaded.
+    pub path: PathBuf,
+    pub name: Option<String>,
+    pub version: Option<String>,
+    pub license: Option<String>,
+    pub provenance: Option<String>,
+    /// Every `metadata_props` entry, including the ones above.
+    pub metadata: BTreeMap<String, String>,
+}
+
+/// A model opened for scoring.
+pub struct Scorer {
+    backend: Box<dyn Backend>,
+    preprocessing: Preprocessing,
+    outputs: Vec<String>,
+    batch_size: usize,
+    info: ModelInfo,
+    /// Reused input buffer of `batch_size * inputs_per_sequence * input_size` floats.
+    x: Vec<f32>,
+}
+
+impl std::fmt::Debug for Scorer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Scorer")
+            .field("backend", &self.backend.describe())
+            .field("preprocessing", &self.preprocessing)
+            .field("outputs", &self.outputs)
+            .field("batch_size", &self.batch_size)
+            .field("model", &self.info.path)
+            .finish()
+    }
+}
+
+/// Where a `--model` argument points: an existing file is the ONNX model itself, an
+/// existing directory holds `model.onnx`, anything else is a zoo spec `name[@version]`
+/// (downloaded into the cache if needed).
+pub fn resolve_model(source: &str) -> Result<PathBuf, ScoreError> {
+    let path = Path::new(source);
+    let not_found = |reason: String| ScoreError::ModelNotFound { source_spec: source.to_string(), reason };
+    if path.is_file() {
+        return Ok(path.to_path_buf());
+    }
+    if path.is_dir() {
+        let model = path.join("model.onnx");
+        if model.is_file() {
+            return Ok(model);
+        }
+        return Err(not_found(format!("directory {} has no model.onnx", path.display())));
+    }
+    // Zoo names never contain a path separator or end in .onnx; saying "no such file"
+    // is more helpful than a spec-syntax error for what was clearly meant as a path.
+    if source.contains(std::path::MAIN_SEPARATOR) || source.contains('/') || source.ends_with(".onnx") {
+        return Err(not_found("no such file or directory".to_string()));
+    }
+    resolve_zoo(source)
+}
+
+fn resolve_zoo(spec: &str) -> Result<PathBuf, ScoreError> {
+    let zoo = zoo::Zoo::from_env()?;
+    let dir = zoo.resolve(&zoo::ModelSpec::parse(spec)?)?;
+    let model = dir.join("model.onnx");
+    if !model.is_file() {
+        return Err(ScoreError::ModelNotFound {
+            source_spec: spec.to_string(),
+            reason: format!("zoo directory {} has no model.onnx", dir.display()),
+        });
+    }
+    Ok(model)
+}
+
+/// Reads and checks the scoring contract stored in an ONNX file's metadata.
+pub fn read_model_description(path: &Path) -> Result<(ModelInfo, Preprocessing, Vec<String>), ScoreError> {
+    let metadata = onnx::read_metadata(path)?;
+    let get = |key: &'static str| {
+        metadata.get(key).ok_or_else(|| ScoreError::MissingMetadata { path: path.to_path_buf(), key })
+    };
+    let bad = |key: &'static str, message: String| ScoreError::BadMetadata { path: path.to_path_buf(), key, message };
+    let preprocessing: Preprocessing =
+        serde_json::from_str(get(meta::PREPROCESSING)?).map_err(|e| bad(meta::PREPROCESSING, e.to_string()))?;
+    preprocessing.validate().map_err(|e| bad(meta::PREPROCESSING, e.to_string()))?;
+    let outputs: Vec<String> =
+        serde_json::from_str(get(meta::OUTPUTS)?).map_err(|e| bad(meta::OUTPUTS, e.to_string()))?;
+    if outputs.is_empty() {
+        return Err(bad(meta::OUTPUTS, "no output names".to_string()));
+    }
+    if let Some(name) = outputs.iter().find(|n| n.is_empty() || n.contains(['\t', '\n', '\r'])) {
+        return Err(bad(meta::OUTPUTS, format!("output name {name:?} cannot be a TSV column header")));
+    }
+    let info = ModelInfo {
+        path: path.to_path_buf(),
+        name: metadata.get(meta::NAME).cloned(),
+        version: metadata.get(meta::VERSION).cloned(),
+        license: metadata.get(meta::LICENSE).cloned(),
+        provenance: metadata.get(meta::PROVENANCE).cloned(),
+        metadata: metadata.clone(),
+    };
+    Ok((info, preprocessing, outputs))
+}
+
+impl Scorer {
+    /// Opens a model given as a zoo spec, a directory or an ONNX file
+    /// (see [`resolve_model`]).
+    pub fn open(source: &str, opts: &ScorerOptions) -> Result<Scorer, ScoreError> {
+        let path = resolve_model(source)?;
+        Scorer::open_path(&path, opts)
+    }
+
+    /// Opens an ONNX file written by this project's exporter.
+    pub fn open_path(path: &Path, opts: &ScorerOptions) -> Result<Scorer, ScoreError> {
+        if opts.batch_size == 0 {
+            return Err(ScoreError::ZeroBatchSize);
+        }
+        let (info, mut preprocessing, outputs) = read_model_description(path)?;
+        if let Some(rc) = opts.rc_average {
+            preprocessing.rc_average = rc;
+        }
+        let rows = opts.batch_size * preprocessing.inputs_per_sequence();
+        let backend = backend::open(
+            opts.backend,
+            path,
+            &BackendOptions {
+                max_rows: rows,
+                channels: preprocessing.channels(),
+                length: preprocessing.length,
+                threads: opts.threads,
+            },
+        )?;
+        Ok(Scorer { backend, preprocessing, outputs, batch_size: opts.batch_size, info, x: Vec::new() })
+    }
+
+    /// The preprocessing actually applied (with `rc_average` as overridden by the options).
+    pub fn preprocessing(&self) -> &Preprocessing {
+        &self.preprocessing
+    }
+
+    /// Output names, one per prediction column.
+    pub fn outputs(&self) -> &[String] {
+        &self.outputs
+    }
+
+    pub fn rc_average(&self) -> bool {
+        self.preprocessing.rc_average
+    }
+
+    pub fn batch_size(&self) -> usize {
+        self.batch_size
+    }
+
+    pub fn model(&self) -> &ModelInfo {
+        &self.info
+    }
+
+    /// What runs the model (engine, execution provider, threads).
+    pub fn describe(&self) -> String {
+        self.backend.describe()
+    }
+
+    /// Scores raw sequences (as in the input files, adapters included) and returns
+    /// `seqs.len() * outputs().len()` predictions, row-major (sequence by sequence).
+    /// Any number of sequences is accepted; they are run `batch_size` at a time.
+    pub fn score(&mut self, seqs: &[&[u8]]) -> Result<Vec<f32>, ScoreError> {
+        let mut out = Vec::with_capacity(seqs.len() * self.outputs.len());
+        for (k, chunk) in seqs.chunks(self.batch_size).enumerate() {
+            self.score_chunk(chunk, k * self.batch_size, &mut out)?;
+        }
+        Ok(out)
+    }
+
+    fn score_chunk(&mut self, seqs: &[&[u8]], first_index: usize, out: &mut Vec<f32>) -> Result<(), ScoreError> {
+        let per_seq = self.preprocessing.inputs_per_sequence();
+        let size = self.preprocessing.input_size();
+        let stride = per_seq * size;
+        self.x.resize(seqs.len() * stride, 0.0);
+        for (i, (seq, slot)) in seqs.iter().zip(self.x.chunks_exact_mut(stride)).enumerate() {
+            self.preprocessing
+                .encode_for_scoring(seq, slot)
+                .map_err(|source| ScoreError::Sequence { index: first_index + i, source })?;
+        }
+        let rows = seqs.len() * per_seq;
+        let y = self.backend.run(&self.x, rows)?;
+        let n_out = self.outputs.len();
+        if y.len() != rows * n_out {
+            return Err(ScoreError::OutputShape { sequences: seqs.len(), outputs: n_out, rows, got: y.len() });
+        }
+        // Rows of one sequence are adjacent: mean over each group of `per_seq` rows.
+        for group in y.chunks_exact(per_seq * n_out) {
+            for j in 0..n_out {
+                let sum: f32 = (0..per_seq).map(|r| group[r * n_out + j]).sum();
+                // (y + y_rev) / 2 exactly as the reference computes it in float32.
+                out.push(sum / per_seq as f32);
+            }
+        }
+        Ok(())
+    }
+}

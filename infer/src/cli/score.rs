@@ -1,8 +1,232 @@
-//! `infer score` (being written)
+//! `infer score`: predictions for every record of a sequence file.
+//!
+//! Output is TSV with a header `id<TAB><output names>` (the names stored in the model,
+//! e.g. `id\texpression` or `id\tdev\thk`), one line per record in input order; values
+//! use Rust's shortest round-trip float formatting, so they are exactly the f32 the
+//! model produced. Records are read, scored and written `--batch-size` at a time, so
+//! memory stays constant whatever the input size. A file given to `--output` appears
+//! only when complete (temporary file in the same directory, renamed at the end).
+
+use std::fmt::Write as _;
+use std::io::{self, BufWriter, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use indicatif::{ProgressBar, ProgressStyle};
+use infer::backend::BackendKind;
+use infer::input::SeqRecord;
+use infer::scorer::{ScoreError, Scorer, ScorerOptions};
+
+use super::UsageError;
 
 #[derive(clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Model: zoo name[@version], a directory holding model.onnx, or an .onnx file
+    #[arg(long)]
+    model: String,
+    #[command(flatten)]
+    input: super::check::InputArgs,
+    /// Output TSV file (written atomically); stdout when absent or "-"
+    #[arg(long, short)]
+    output: Option<PathBuf>,
+    /// Inference engine
+    #[arg(long, value_enum, default_value_t = BackendKind::Tract)]
+    backend: BackendKind,
+    /// Sequences per forward pass (two network rows each with reverse-complement averaging)
+    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..))]
+    batch_size: u32,
+    /// Threads for the inference engine (default: all cores)
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    threads: Option<u32>,
+    /// Score the forward strand only, even if the model averages over both strands
+    #[arg(long)]
+    no_rc_average: bool,
+}
 
-pub fn run(_args: Args) -> anyhow::Result<()> {
-    anyhow::bail!("infer score is not implemented yet")
+/// Where the TSV goes: stdout, or a temporary file renamed over the target on success.
+enum Sink {
+    Stdout(BufWriter<io::StdoutLock<'static>>),
+    File { tmp: BufWriter<tempfile::NamedTempFile>, target: PathBuf },
+}
+
+impl Sink {
+    fn open(output: Option<&Path>) -> anyhow::Result<Sink> {
+        match output {
+            None => Ok(Sink::Stdout(BufWriter::new(io::stdout().lock()))),
+            Some(p) if p.as_os_str() == "-" => Ok(Sink::Stdout(BufWriter::new(io::stdout().lock()))),
+            Some(p) => {
+                let dir = match p.parent() {
+                    Some(d) if !d.as_os_str().is_empty() => d,
+                    _ => Path::new("."),
+                };
+                let tmp = tempfile::Builder::new()
+                    .prefix(".infer-score-")
+                    .tempfile_in(dir)
+                    .with_context(|| format!("cannot create an output file in {}", dir.display()))?;
+                Ok(Sink::File { tmp: BufWriter::new(tmp), target: p.to_path_buf() })
+            }
+        }
+    }
+
+    fn writer(&mut self) -> &mut dyn Write {
+        match self {
+            Sink::Stdout(w) => w,
+            Sink::File { tmp, .. } => tmp,
+        }
+    }
+
+    fn finish(self) -> anyhow::Result<()> {
+        match self {
+            Sink::Stdout(mut w) => w.flush().context("writing to stdout")?,
+            Sink::File { tmp, target } => {
+                let tmp = tmp.into_inner().map_err(|e| e.into_error()).context("writing the output")?;
+                tmp.as_file().sync_all().context("writing the output")?;
+                tmp.persist(&target).map_err(|e| e.error).with_context(|| format!("cannot write {}", target.display()))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let opts = ScorerOptions {
+        backend: args.backend,
+        batch_size: args.batch_size as usize,
+        threads: args.threads.map_or(0, |t| t as usize),
+        rc_average: if args.no_rc_average { Some(false) } else { None },
+    };
+    let mut scorer = Scorer::open(&args.model, &opts).map_err(usage_if_user_error)?;
+    let info = scorer.model();
+    let label = match (&info.name, &info.version) {
+        (Some(n), Some(v)) => format!("{n} {v}"),
+        (Some(n), None) => n.clone(),
+        _ => info.path.display().to_string(),
+    };
+    eprintln!(
+        "infer: scoring with {label} on {}{}",
+        scorer.describe(),
+        if scorer.rc_average() { ", forward/reverse-complement averaged" } else { "" }
+    );
+
+    let mut records = args.input.open()?;
+    let mut sink = Sink::open(args.output.as_deref())?;
+    write_header(sink.writer(), scorer.outputs()).map_err(write_error)?;
+
+    let progress = progress_bar();
+    let batch = scorer.batch_size();
+    let n_out = scorer.outputs().len();
+    let mut pending: Vec<SeqRecord> = Vec::with_capacity(batch);
+    let mut rejected = Rejected::default();
+    let mut scored = 0u64;
+    let mut line = String::new();
+    loop {
+        // Fill a whole batch across records (the reader streams; nothing else is held).
+        pending.clear();
+        while pending.len() < batch {
+            let Some(rec) = records.next() else { break };
+            let rec = rec?;
+            // Model-specific checks (e.g. an exact input length) happen here, per record,
+            // so the message can name the record and --skip-invalid can apply.
+            if let Err(problem) = scorer.preprocessing().pad(&rec.seq) {
+                let msg = format!("{}:{}: record {}: {problem}", records.name(), rec.line, rec.id);
+                if !args.input.skip_invalid {
+                    return Err(UsageError(msg).into());
+                }
+                rejected.add(msg);
+                continue;
+            }
+            pending.push(rec);
+        }
+        if pending.is_empty() {
+            break;
+        }
+        let seqs: Vec<&[u8]> = pending.iter().map(|r| r.seq.as_slice()).collect();
+        let y = scorer.score(&seqs)?;
+        let w = sink.writer();
+        for (rec, row) in pending.iter().zip(y.chunks_exact(n_out)) {
+            line.clear();
+            line.push_str(&rec.id);
+            for v in row {
+                // Display of f32 is the shortest string that parses back to the same f32.
+                let _ = write!(line, "\t{v}");
+            }
+            line.push('\n');
+            w.write_all(line.as_bytes()).map_err(write_error)?;
+        }
+        scored += pending.len() as u64;
+        progress.set_position(scored);
+        if pending.len() < batch {
+            break;
+        }
+    }
+    progress.finish_and_clear();
+    if scored == 0 && (records.skipped() > 0 || rejected.count > 0) {
+        let report = records.skip_report().or(rejected.report()).unwrap_or_default();
+        return Err(UsageError(format!("no valid records; {report}")).into());
+    }
+    sink.finish()?;
+    if let Some(report) = records.skip_report() {
+        eprintln!("infer: warning: {report}");
+    }
+    if let Some(report) = rejected.report() {
+        eprintln!("infer: warning: {report}");
+    }
+    Ok(())
+}
+
+/// Records the input reader accepted but the model cannot take (skipped with
+/// --skip-invalid).
+#[derive(Default)]
+struct Rejected {
+    count: u64,
+    first: Option<String>,
+}
+
+impl Rejected {
+    fn add(&mut self, msg: String) {
+        self.count += 1;
+        self.first.get_or_insert(msg);
+    }
+
+    fn report(&self) -> Option<String> {
+        let first = self.first.as_ref()?;
+        let plural = if self.count == 1 { "" } else { "s" };
+        Some(format!("skipped {} record{plural} the model cannot take (first: {first})", self.count))
+    }
+}
+
+fn write_header(w: &mut dyn Write, outputs: &[String]) -> io::Result<()> {
+    writeln!(w, "id\t{}", outputs.join("\t"))
+}
+
+/// Keeps the io::Error in the chain so a closed pipe (`| head`) ends quietly.
+fn write_error(e: io::Error) -> anyhow::Error {
+    anyhow::Error::new(e).context("writing scores")
+}
+
+/// A model the user named wrongly is a usage error (exit 2); the rest are failures.
+fn usage_if_user_error(e: ScoreError) -> anyhow::Error {
+    let usage = match &e {
+        ScoreError::ModelNotFound { .. } | ScoreError::ZeroBatchSize => true,
+        ScoreError::Zoo(z) => z.is_usage(),
+        _ => false,
+    };
+    if usage {
+        anyhow::Error::new(UsageError(e.to_string()))
+    } else {
+        e.into()
+    }
+}
+
+fn progress_bar() -> ProgressBar {
+    if !io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new_spinner();
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {pos} sequences scored, {per_sec}, {elapsed}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    bar
 }

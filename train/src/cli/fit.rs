@@ -65,6 +65,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if let Some(t) = args.threads {
         tch::set_num_threads(t);
     }
+    // Check the device before anything is written.
+    let device = match &args.resume {
+        None => Some(train::device::parse_device(&args.device)?),
+        Some(_) => None,
+    };
     let (dir, spec, resume) = match &args.resume {
         Some(dir) => {
             let path = dir.join("run.json");
@@ -98,7 +103,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             (dir, spec, false)
         }
     };
-    let device = train::device::parse_device(&spec.device)?;
+    let device = match device {
+        Some(d) => d,
+        None => train::device::parse_device(&spec.device)?,
+    };
     eprintln!("train: device {device:?}");
     let (train_set, valid_set) = encode_sets(&spec.desc, &spec.data)?;
     let mut config = spec.config.clone();

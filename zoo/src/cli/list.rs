@@ -1,0 +1,50 @@
+use std::collections::BTreeSet;
+use std::io::Write;
+
+use zoo::Zoo;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Only what is in the local cache
+    #[arg(long)]
+    cached: bool,
+}
+
+pub fn run(zoo: &Zoo, args: &Args, out: &mut dyn Write) -> anyhow::Result<()> {
+    let cached = zoo.cached()?;
+    if args.cached || zoo.is_offline() {
+        if zoo.is_offline() && !args.cached {
+            eprintln!("zoo: offline: listing the cache {} only", zoo.home().display());
+        }
+        for c in &cached {
+            let spec = format!("{}@{}", c.manifest.name, c.manifest.version);
+            writeln!(out, "{spec:<32} cached  {}", c.dir.display())?;
+        }
+        return Ok(());
+    }
+    let have: BTreeSet<(String, String)> = cached
+        .iter()
+        .map(|c| (c.manifest.name.clone(), c.manifest.version.to_string()))
+        .collect();
+    let index = zoo.index()?;
+    if index.models.is_empty() {
+        eprintln!("zoo: registry {} has no models yet", zoo.registry());
+    }
+    let registry = zoo.registry().to_string();
+    for (name, model) in &index.models {
+        let default = model.default_version(name, &registry).ok();
+        for version in model.versions.keys() {
+            let spec = format!("{name}@{version}");
+            let mut tags = Vec::new();
+            if Some(version) == default {
+                tags.push("default");
+            }
+            if have.contains(&(name.clone(), version.to_string())) {
+                tags.push("cached");
+            }
+            let line = format!("{spec:<32} {}", tags.join(" "));
+            writeln!(out, "{}", line.trim_end())?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,752 @@
+//! The cache and the operations on it: resolve, pull, verify, remove.
+//!
+//! Local registries (the repository's `weights/`, `file://` URLs, plain paths) are
+//! pulled exactly like remote ones: files are copied into the cache and verified. The
+//! cache is then the single place `resolve` answers from, so a model pulled once keeps
+//! working offline and no caller ever reads unverified bytes from a registry checkout.
+
+use std::fmt;
+use std::fs::{File, OpenOptions};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use fs4::fs_std::FileExt;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use semver::Version;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Result, ZooError};
+use crate::fetch::{Fetcher, NetConfig, Source};
+use crate::hash::sha256_file;
+use crate::index::{newest, CheckedFile, Index, VersionEntry, INDEX_FILE};
+use crate::layout;
+use crate::spec::ModelSpec;
+
+/// The registry shipped with this repository (`weights/`), found at compile time so a
+/// fresh clone works with no configuration and no network.
+pub const BUILTIN_REGISTRY_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../weights");
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Registry {
+    /// A directory holding `index.json` and `<name>/<version>/<files>`.
+    Local { dir: PathBuf },
+    /// An http(s) base URL under which the same layout is served.
+    Http { base: String },
+}
+
+impl Registry {
+    /// Accepts `https://...`, `http://...`, `file:///abs/dir` or a plain directory path;
+    /// a location ending in `index.json` means its directory.
+    pub fn parse(s: &str) -> Result<Registry> {
+        let invalid = |reason: &str| ZooError::InvalidRegistry {
+            registry: s.to_string(),
+            reason: reason.to_string(),
+        };
+        let s_trim = s.trim();
+        if s_trim.is_empty() {
+            return Err(invalid("empty registry location"));
+        }
+        if s_trim.starts_with("http://") || s_trim.starts_with("https://") {
+            let base = s_trim.trim_end_matches('/');
+            let base = base.strip_suffix(&format!("/{INDEX_FILE}")).unwrap_or(base);
+            if base.split_once("://").is_none_or(|(_, host)| host.is_empty()) {
+                return Err(invalid("URL has no host"));
+            }
+            return Ok(Registry::Http {
+                base: base.to_string(),
+            });
+        }
+        let path = if let Some(rest) = s_trim.strip_prefix("file://") {
+            let rest = rest.strip_prefix("localhost").unwrap_or(rest);
+            if !rest.starts_with('/') {
+                return Err(invalid("file:// URLs must hold an absolute path (file:///dir)"));
+            }
+            PathBuf::from(percent_decode(rest).ok_or_else(|| invalid("bad %-escape in file:// URL"))?)
+        } else if s_trim.contains("://") {
+            return Err(invalid("unsupported scheme; use https://, http://, file:// or a path"));
+        } else {
+            PathBuf::from(s_trim)
+        };
+        let path = std::path::absolute(&path).unwrap_or(path);
+        let dir = if path.file_name().is_some_and(|f| f == INDEX_FILE) {
+            path.parent().map(Path::to_path_buf).unwrap_or(path)
+        } else {
+            path
+        };
+        Ok(Registry::Local { dir })
+    }
+
+    pub fn builtin() -> Registry {
+        let raw = PathBuf::from(BUILTIN_REGISTRY_DIR);
+        Registry::Local {
+            dir: raw.canonicalize().unwrap_or(raw),
+        }
+    }
+
+    pub fn local_dir(&self) -> Option<&Path> {
+        match self {
+            Registry::Local { dir } => Some(dir),
+            Registry::Http { .. } => None,
+        }
+    }
+
+    fn index_location(&self) -> String {
+        match self {
+            Registry::Local { dir } => dir.join(INDEX_FILE).display().to_string(),
+            Registry::Http { base } => format!("{base}/{INDEX_FILE}"),
+        }
+    }
+
+    /// The registry's own copy first, then the index's mirrors.
+    fn sources(&self, name: &str, version: &Version, file: &CheckedFile) -> Vec<Source> {
+        let primary = match self {
+            Registry::Local { dir } => Source::Local(layout::registry_file(dir, name, version, &file.rel)),
+            Registry::Http { base } => Source::Url(layout::registry_url(base, name, version, &file.name)),
+        };
+        std::iter::once(primary)
+            .chain(file.entry.mirrors.iter().cloned().map(Source::Url))
+            .collect()
+    }
+}
+
+impl fmt::Display for Registry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Registry::Local { dir } => write!(f, "{}", dir.display()),
+            Registry::Http { base } => f.write_str(base),
+        }
+    }
+}
+
+fn percent_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = s.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// What the cache keeps beside a complete version: the index entry its files were
+/// verified against (lets `verify`, `info` and offline use work without the registry).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub name: String,
+    pub version: Version,
+    /// Where it was pulled from (informational).
+    pub registry: String,
+    pub entry: VersionEntry,
+}
+
+#[derive(Debug, Clone)]
+pub struct CachedVersion {
+    pub dir: PathBuf,
+    pub manifest: Manifest,
+}
+
+#[derive(Debug, Clone)]
+pub struct Pulled {
+    pub name: String,
+    pub version: Version,
+    pub dir: PathBuf,
+    /// Files downloaded or copied by this call (0 when the cache already had them).
+    pub fetched_files: usize,
+    pub fetched_bytes: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct VerifyReport {
+    pub name: String,
+    pub version: Version,
+    pub dir: PathBuf,
+    /// Empty when every file matched; otherwise one line per problem.
+    pub problems: Vec<String>,
+}
+
+pub struct Zoo {
+    registry: Registry,
+    home: PathBuf,
+    offline: bool,
+    progress: bool,
+    fetcher: Fetcher,
+}
+
+impl fmt::Debug for Zoo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Zoo")
+            .field("registry", &self.registry)
+            .field("home", &self.home)
+            .field("offline", &self.offline)
+            .finish()
+    }
+}
+
+fn env_var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn env_parse<T: std::str::FromStr>(name: &str, what: &str) -> Result<Option<T>> {
+    match env_var(name) {
+        None => Ok(None),
+        Some(v) => v.trim().parse().map(Some).map_err(|_| ZooError::InvalidConfig {
+            setting: name.to_string(),
+            value: v,
+            reason: format!("expected {what}"),
+        }),
+    }
+}
+
+fn env_flag(name: &str) -> bool {
+    env_var(name).is_some_and(|v| !matches!(v.trim().to_ascii_lowercase().as_str(), "0" | "false" | "no" | "off"))
+}
+
+impl Zoo {
+    pub fn new(registry: Registry, home: impl Into<PathBuf>) -> Zoo {
+        Zoo {
+            registry,
+            home: home.into(),
+            offline: false,
+            progress: false,
+            fetcher: Fetcher::new(NetConfig::default()),
+        }
+    }
+
+    /// Configuration from the environment:
+    /// `ZOO_REGISTRY` (default: this repository's `weights/`), `ZOO_HOME` (default: the
+    /// XDG cache dir + `/zoo`), `ZOO_OFFLINE=1`, and for slow or flaky links
+    /// `ZOO_TIMEOUT_SECS` (30), `ZOO_RETRIES` (5), `ZOO_BACKOFF_MS` (500).
+    /// A progress bar is drawn when stderr is a terminal (`ZOO_PROGRESS=0` turns it off).
+    pub fn from_env() -> Result<Zoo> {
+        let registry = match env_var("ZOO_REGISTRY") {
+            Some(r) => Registry::parse(&r)?,
+            None => Registry::builtin(),
+        };
+        let home = layout::home_dir(std::env::var_os("ZOO_HOME"), dirs::cache_dir()).ok_or_else(|| {
+            ZooError::InvalidConfig {
+                setting: "ZOO_HOME".into(),
+                value: String::new(),
+                reason: "unset and no user cache directory is known; set ZOO_HOME".into(),
+            }
+        })?;
+        let mut net = NetConfig::default();
+        if let Some(secs) = env_parse::<f64>("ZOO_TIMEOUT_SECS", "a number of seconds")? {
+            net.timeout = Duration::try_from_secs_f64(secs)
+                .ok()
+                .filter(|d| !d.is_zero())
+                .ok_or_else(|| ZooError::InvalidConfig {
+                    setting: "ZOO_TIMEOUT_SECS".into(),
+                    value: secs.to_string(),
+                    reason: "expected a positive number of seconds".into(),
+                })?;
+        }
+        if let Some(r) = env_parse::<u32>("ZOO_RETRIES", "a whole number")? {
+            net.retries = r;
+        }
+        if let Some(ms) = env_parse::<u64>("ZOO_BACKOFF_MS", "milliseconds")? {
+            net.backoff = Duration::from_millis(ms);
+        }
+        let progress = std::io::stderr().is_terminal()
+            && (env_var("ZOO_PROGRESS").is_none() || env_flag("ZOO_PROGRESS"));
+        Ok(Zoo::new(registry, home)
+            .with_offline(env_flag("ZOO_OFFLINE"))
+            .with_net(net)
+            .with_progress(progress))
+    }
+
+    pub fn with_offline(mut self, offline: bool) -> Zoo {
+        self.offline = offline;
+        self
+    }
+
+    pub fn with_progress(mut self, progress: bool) -> Zoo {
+        self.progress = progress;
+        self
+    }
+
+    pub fn with_net(mut self, net: NetConfig) -> Zoo {
+        self.fetcher = Fetcher::new(net);
+        self
+    }
+
+    pub fn with_registry(mut self, registry: Registry) -> Zoo {
+        self.registry = registry;
+        self
+    }
+
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    pub fn home(&self) -> &Path {
+        &self.home
+    }
+
+    pub fn is_offline(&self) -> bool {
+        self.offline
+    }
+
+    /// The registry's index (never consulted offline).
+    pub fn index(&self) -> Result<Index> {
+        if self.offline {
+            return Err(ZooError::Offline {
+                what: format!("the registry index ({})", self.registry.index_location()),
+                home: self.home.clone(),
+            });
+        }
+        match &self.registry {
+            Registry::Local { dir } => Index::load(&dir.join(INDEX_FILE)),
+            Registry::Http { .. } => {
+                let url = self.registry.index_location();
+                let bytes = self.fetcher.get_bytes(&url)?;
+                Index::parse(&bytes, &url)
+            }
+        }
+    }
+
+    /// Local directory holding the files of `spec`, pulling them if the cache lacks them.
+    /// A cached version is recognised by its manifest and file sizes (no re-hash: that
+    /// is `verify`'s job), so resolving a cached model costs no I/O beyond a few stats and
+    /// no network when the version is given.
+    pub fn resolve(&self, spec: &ModelSpec) -> Result<PathBuf> {
+        if let Some(v) = &spec.version {
+            if let Some(c) = self.cached_version(&spec.name, v)? {
+                return Ok(c.dir);
+            }
+        }
+        if self.offline {
+            return self.offline_pick(spec).map(|c| c.dir);
+        }
+        let index = self.index()?;
+        let (version, entry) = index.select(spec, &self.registry.to_string())?;
+        if let Some(c) = self.cached_version(&spec.name, &version)? {
+            if c.manifest.entry.files == entry.files {
+                return Ok(c.dir);
+            }
+        }
+        self.pull_entry(&spec.name, &version, entry).map(|p| p.dir)
+    }
+
+    /// Fetches `spec` into the cache (or confirms, by re-hashing, that it is there).
+    pub fn pull(&self, spec: &ModelSpec) -> Result<Pulled> {
+        if self.offline {
+            let c = self.offline_pick(spec)?;
+            let report = self.verify_one(&c)?;
+            if let Some(p) = report.problems.first() {
+                return Err(ZooError::Offline {
+                    what: format!("a verified copy of {}@{} ({p})", c.manifest.name, c.manifest.version),
+                    home: self.home.clone(),
+                });
+            }
+            return Ok(Pulled {
+                name: c.manifest.name,
+                version: c.manifest.version,
+                dir: c.dir,
+                fetched_files: 0,
+                fetched_bytes: 0,
+            });
+        }
+        let index = self.index()?;
+        let (version, entry) = index.select(spec, &self.registry.to_string())?;
+        self.pull_entry(&spec.name, &version, entry)
+    }
+
+    /// Model card and files of `spec`: from the registry, or offline from the cache.
+    pub fn describe(&self, spec: &ModelSpec) -> Result<(Version, VersionEntry)> {
+        if self.offline {
+            let c = self.offline_pick(spec)?;
+            return Ok((c.manifest.version, c.manifest.entry));
+        }
+        let index = self.index()?;
+        let (v, e) = index.select(spec, &self.registry.to_string())?;
+        Ok((v, e.clone()))
+    }
+
+    fn offline_pick(&self, spec: &ModelSpec) -> Result<CachedVersion> {
+        let found = match &spec.version {
+            Some(v) => self.cached_version(&spec.name, v)?,
+            None => {
+                let mut all: Vec<_> = self
+                    .cached()?
+                    .into_iter()
+                    .filter(|c| c.manifest.name == spec.name)
+                    .collect();
+                let versions: Vec<Version> = all.iter().map(|c| c.manifest.version.clone()).collect();
+                let pick = newest(versions.iter()).cloned();
+                all.retain(|c| Some(&c.manifest.version) == pick.as_ref());
+                all.pop()
+            }
+        };
+        found.ok_or_else(|| ZooError::Offline {
+            what: spec.to_string(),
+            home: self.home.clone(),
+        })
+    }
+
+    /// A complete cached version (manifest present, every file of the right size).
+    pub fn cached_version(&self, name: &str, version: &Version) -> Result<Option<CachedVersion>> {
+        let mpath = layout::manifest_path(&self.home, name, version);
+        let bytes = match std::fs::read(&mpath) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(ZooError::io("cannot read", mpath, e)),
+        };
+        // A damaged manifest only means "not complete": the next pull rewrites it.
+        let Ok(manifest) = serde_json::from_slice::<Manifest>(&bytes) else {
+            return Ok(None);
+        };
+        if manifest.name != name || &manifest.version != version {
+            return Ok(None);
+        }
+        let dir = layout::version_dir(&self.home, name, version);
+        let Ok(files) = manifest.entry.checked_files(&format!("{name}@{version}")) else {
+            return Ok(None);
+        };
+        for f in &files {
+            match std::fs::metadata(dir.join(&f.rel)) {
+                Ok(m) if m.is_file() && m.len() == f.entry.size => {}
+                _ => return Ok(None),
+            }
+        }
+        Ok(Some(CachedVersion { dir, manifest }))
+    }
+
+    /// Every complete version in the cache, sorted by name then version.
+    pub fn cached(&self) -> Result<Vec<CachedVersion>> {
+        let meta = self.home.join("meta");
+        let mut out = Vec::new();
+        for name in list_dir(&meta)? {
+            if crate::spec::validate_name(&name).is_err() {
+                continue;
+            }
+            for file in list_dir(&meta.join(&name))? {
+                let Some(v) = file.strip_suffix(".json").and_then(|v| Version::parse(v).ok()) else {
+                    continue;
+                };
+                if let Some(c) = self.cached_version(&name, &v)? {
+                    out.push(c);
+                }
+            }
+        }
+        out.sort_by(|a, b| (&a.manifest.name, &a.manifest.version).cmp(&(&b.manifest.name, &b.manifest.version)));
+        Ok(out)
+    }
+
+    fn lock_version(&self, name: &str, version: &Version) -> Result<File> {
+        let path = layout::lock_path(&self.home, name, version);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| ZooError::io("cannot create", parent, e))?;
+        }
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|e| ZooError::io("cannot open lock file", &path, e))?;
+        let got = FileExt::try_lock_exclusive(&file).map_err(|e| ZooError::io("cannot lock", &path, e))?;
+        if !got {
+            if self.progress {
+                eprintln!("zoo: waiting for another process working on {name}@{version}");
+            }
+            FileExt::lock_exclusive(&file).map_err(|e| ZooError::io("cannot lock", &path, e))?;
+        }
+        Ok(file)
+    }
+
+    fn progress_bar(&self, total: u64, label: &str) -> ProgressBar {
+        if !self.progress || total == 0 {
+            return ProgressBar::hidden();
+        }
+        let pb = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+        if let Ok(style) = ProgressStyle::with_template(
+            "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+        ) {
+            pb.set_style(style.progress_chars("=> "));
+        }
+        pb.set_message(label.to_string());
+        pb
+    }
+
+    fn pull_entry(&self, name: &str, version: &Version, entry: &VersionEntry) -> Result<Pulled> {
+        let label = format!("{name}@{version}");
+        // Every file name is checked before anything touches the disk.
+        let files = entry.checked_files(&label)?;
+        let _lock = self.lock_version(name, version)?;
+        let dir = layout::version_dir(&self.home, name, version);
+        let manifest_path = layout::manifest_path(&self.home, name, version);
+
+        // The lock only orders cooperating processes; what is on disk is judged by hash.
+        let mut todo = Vec::new();
+        for f in &files {
+            let path = dir.join(&f.rel);
+            match sha256_file(&path) {
+                Ok((size, sha)) if size == f.entry.size && sha == f.entry.sha256 => {}
+                Ok(_) => {
+                    remove_file_if_exists(&path)?;
+                    todo.push(f);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => todo.push(f),
+                Err(e) => return Err(ZooError::io("cannot read", path, e)),
+            }
+        }
+        if todo.is_empty() && self.cached_version(name, version)?.is_some_and(|c| &c.manifest.entry == entry) {
+            return Ok(Pulled {
+                name: name.to_string(),
+                version: version.clone(),
+                dir,
+                fetched_files: 0,
+                fetched_bytes: 0,
+            });
+        }
+        // From here the version is incomplete until the manifest is rewritten.
+        remove_file_if_exists(&manifest_path)?;
+
+        let total: u64 = todo.iter().map(|f| f.entry.size).sum();
+        let pb = self.progress_bar(total, &label);
+        for f in &todo {
+            let path = dir.join(&f.rel);
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent).map_err(|e| ZooError::io("cannot create", parent, e))?;
+            }
+            let part = layout::part_path(&path);
+            let file_label = format!("{label}/{}", f.name);
+            let sources = self.registry.sources(name, version, f);
+            if let Err(e) = self.fetcher.fetch_file(&sources, &part, &f.entry, &file_label, &pb) {
+                pb.abandon();
+                self.prune_empty_dirs(name, version, &f.rel);
+                return Err(e);
+            }
+            std::fs::rename(&part, &path).map_err(|e| ZooError::io("cannot move into place", &path, e))?;
+        }
+        pb.finish_and_clear();
+
+        let manifest = Manifest {
+            name: name.to_string(),
+            version: version.clone(),
+            registry: self.registry.to_string(),
+            entry: entry.clone(),
+        };
+        write_json_atomic(&manifest_path, &manifest)?;
+        Ok(Pulled {
+            name: name.to_string(),
+            version: version.clone(),
+            dir,
+            fetched_files: todo.len(),
+            fetched_bytes: total,
+        })
+    }
+
+    /// After a failed pull, leaves no empty directories behind (a failed first pull
+    /// leaves the cache as it was, apart from resumable `.part` files and the lock).
+    fn prune_empty_dirs(&self, name: &str, version: &Version, rel: &Path) {
+        let vdir = layout::version_dir(&self.home, name, version);
+        let mut p = vdir.join(rel);
+        while p.pop() && p.starts_with(&vdir) {
+            if std::fs::remove_dir(&p).is_err() {
+                return;
+            }
+        }
+        let _ = std::fs::remove_dir(layout::models_root(&self.home).join(name));
+    }
+
+    /// Re-hashes cached versions (all, or those matching `filter`). A version that fails
+    /// loses its manifest, so the next `resolve`/`pull` repairs it instead of using it.
+    pub fn verify(&self, filter: Option<&ModelSpec>) -> Result<Vec<VerifyReport>> {
+        let mut reports = Vec::new();
+        for c in self.cached_including_damaged()? {
+            if let Some(f) = filter {
+                if f.name != c.manifest.name || f.version.as_ref().is_some_and(|v| v != &c.manifest.version) {
+                    continue;
+                }
+            }
+            let _lock = self.lock_version(&c.manifest.name, &c.manifest.version)?;
+            let report = self.verify_one(&c)?;
+            if !report.problems.is_empty() {
+                remove_file_if_exists(&layout::manifest_path(&self.home, &c.manifest.name, &c.manifest.version))?;
+            }
+            reports.push(report);
+        }
+        Ok(reports)
+    }
+
+    /// Versions with a readable manifest, whether or not their files are intact.
+    fn cached_including_damaged(&self) -> Result<Vec<CachedVersion>> {
+        let meta = self.home.join("meta");
+        let mut out = Vec::new();
+        for name in list_dir(&meta)? {
+            for file in list_dir(&meta.join(&name))? {
+                if !file.ends_with(".json") {
+                    continue;
+                }
+                let path = meta.join(&name).join(&file);
+                let bytes = std::fs::read(&path).map_err(|e| ZooError::io("cannot read", &path, e))?;
+                let Ok(manifest) = serde_json::from_slice::<Manifest>(&bytes) else {
+                    continue;
+                };
+                if crate::spec::validate_name(&manifest.name).is_err() || manifest.name != name {
+                    continue;
+                }
+                let dir = layout::version_dir(&self.home, &manifest.name, &manifest.version);
+                out.push(CachedVersion { dir, manifest });
+            }
+        }
+        out.sort_by(|a, b| (&a.manifest.name, &a.manifest.version).cmp(&(&b.manifest.name, &b.manifest.version)));
+        Ok(out)
+    }
+
+    fn verify_one(&self, c: &CachedVersion) -> Result<VerifyReport> {
+        let m = &c.manifest;
+        let mut problems = Vec::new();
+        match m.entry.checked_files(&format!("{}@{}", m.name, m.version)) {
+            Err(e) => problems.push(e.to_string()),
+            Ok(files) => {
+                for f in files {
+                    let path = c.dir.join(&f.rel);
+                    match sha256_file(&path) {
+                        Ok((size, _)) if size != f.entry.size => {
+                            problems.push(format!("{}: size {size}, expected {}", f.name, f.entry.size))
+                        }
+                        Ok((_, sha)) if sha != f.entry.sha256 => problems.push(format!(
+                            "{}: sha256 {sha}, expected {}",
+                            f.name, f.entry.sha256
+                        )),
+                        Ok(_) => {}
+                        Err(e) => problems.push(format!("{}: {e}", f.name)),
+                    }
+                }
+            }
+        }
+        Ok(VerifyReport {
+            name: m.name.clone(),
+            version: m.version.clone(),
+            dir: c.dir.clone(),
+            problems,
+        })
+    }
+
+    /// Deletes cached versions of `spec` (one version, or all of that name). Returns the
+    /// versions removed.
+    pub fn remove(&self, spec: &ModelSpec) -> Result<Vec<Version>> {
+        let mut versions: Vec<Version> = match &spec.version {
+            Some(v) => vec![v.clone()],
+            None => {
+                let mut vs: Vec<Version> = list_dir(&layout::models_root(&self.home).join(&spec.name))?
+                    .iter()
+                    .chain(list_dir(&layout::meta_dir(&self.home, &spec.name))?.iter())
+                    .filter_map(|f| Version::parse(f.strip_suffix(".json").unwrap_or(f)).ok())
+                    .collect();
+                vs.sort();
+                vs.dedup();
+                vs
+            }
+        };
+        versions.retain(|v| {
+            layout::version_dir(&self.home, &spec.name, v).exists()
+                || layout::manifest_path(&self.home, &spec.name, v).exists()
+        });
+        if versions.is_empty() {
+            return Err(ZooError::NotCached {
+                what: spec.to_string(),
+                home: self.home.clone(),
+            });
+        }
+        for v in &versions {
+            let _lock = self.lock_version(&spec.name, v)?;
+            // Manifest first: a reader never sees "complete" with files half gone.
+            remove_file_if_exists(&layout::manifest_path(&self.home, &spec.name, v))?;
+            let dir = layout::version_dir(&self.home, &spec.name, v);
+            match std::fs::remove_dir_all(&dir) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(ZooError::io("cannot remove", dir, e)),
+            }
+        }
+        let _ = std::fs::remove_dir(layout::models_root(&self.home).join(&spec.name));
+        Ok(versions)
+    }
+}
+
+fn remove_file_if_exists(path: &Path) -> Result<()> {
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(ZooError::io("cannot remove", path, e)),
+    }
+}
+
+/// File names (UTF-8 only) in a directory; a missing directory is empty.
+fn list_dir(dir: &Path) -> Result<Vec<String>> {
+    let rd = match std::fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(ZooError::io("cannot list", dir, e)),
+    };
+    let mut out = Vec::new();
+    for ent in rd {
+        let ent = ent.map_err(|e| ZooError::io("cannot list", dir, e))?;
+        if let Ok(name) = ent.file_name().into_string() {
+            out.push(name);
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+pub(crate) fn write_json_atomic<T: Serialize>(path: &Path, value: &T) -> Result<()> {
+    use std::io::Write;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(|e| ZooError::io("cannot create", dir, e))?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".tmp-")
+        .tempfile_in(dir)
+        .map_err(|e| ZooError::io("cannot create a temporary file in", dir, e))?;
+    let mut text = serde_json::to_vec_pretty(value).expect("serialisable");
+    text.push(b'\n');
+    tmp.write_all(&text)
+        .map_err(|e| ZooError::io("cannot write", tmp.path().to_path_buf(), e))?;
+    tmp.persist(path).map_err(|e| ZooError::io("cannot replace", path, e.error))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registry_locations_parse() {
+        assert_eq!(
+            Registry::parse("https://example.org/zoo/").unwrap(),
+            Registry::Http { base: "https://example.org/zoo".into() }
+        );
+        assert_eq!(
+            Registry::parse("http://127.0.0.1:8000/r/index.json").unwrap(),
+            Registry::Http { base: "http://127.0.0.1:8000/r".into() }
+        );
+        assert_eq!(
+            Registry::parse("file:///tmp/my%20weights").unwrap(),
+            Registry::Local { dir: "/tmp/my weights".into() }
+        );
+        assert_eq!(
+            Registry::parse("/srv/weights/index.json").unwrap(),
+            Registry::Local { dir: "/srv/weights".into() }
+        );
+        for bad in ["", "ftp://x/y", "file://relative/dir", "https://"] {
+            assert!(matches!(Registry::parse(bad), Err(ZooError::InvalidRegistry { .. })), "{bad}");
+        }
+    }
+
+    #[test]
+    fn builtin_registry_is_the_repository_weights_dir() {
+        let Registry::Local { dir } = Registry::builtin() else { panic!() };
+        assert!(dir.join(INDEX_FILE).is_file(), "{}", dir.display());
+    }
+}
