@@ -5,6 +5,7 @@
 //! `backend` runs ONNX models (tract or ONNX Runtime), `scorer` ties them together,
 //! and `eval` computes the DREAM challenge metrics.
 
+pub mod atomic;
 pub mod backend;
 pub mod eval;
 pub mod input;

@@ -302,17 +302,7 @@ impl GraphBuilder {
 
 /// Writes `bytes` to `path` through a temporary file in the same directory and a rename.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), OnnxError> {
-    use std::io::Write;
-    let err = |source| OnnxError::Write { path: path.to_path_buf(), source };
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(err)?;
-    tmp.write_all(bytes).map_err(err)?;
-    tmp.as_file().sync_all().map_err(err)?;
-    tmp.persist(path).map_err(|e| err(e.error))?;
-    Ok(())
+    crate::atomic::write(path, bytes).map_err(|source| OnnxError::Write { path: path.to_path_buf(), source })
 }
 
 /// The parts of `ModelProto` the reader needs. Protobuf skips unknown fields, so the

@@ -19,6 +19,11 @@ pub struct Preprocessing {
     pub n_policy: NPolicy,
     /// Score = mean(model(forward), model(reverse complement)), the DREAM test-time procedure.
     pub rc_average: bool,
+    /// Benchmark data (lentiMPRA, DeepSTARR) stores both orientations as separate rows and
+    /// marks reverse ones in the record id (`_Reversed:`, `_-_`): a record whose id contains
+    /// one of these gets reverse flag 1 (benchmarks.md §1-3). Empty for the yeast models.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reverse_id_markers: Vec<String>,
 }
 
 /// How a sequence is brought to the model's input length.
@@ -132,7 +137,16 @@ pub fn reverse_complement_into(seq: &[u8], out: &mut [u8]) {
     }
 }
 
+/// How the benchmark files mark reverse-orientation rows: lentiMPRA `seq_id`s end in
+/// `_Reversed:`, DeepSTARR `ID`s carry the strand as `_-_`.
+pub const BENCHMARK_REVERSE_MARKERS: [&str; 2] = ["_Reversed:", "_-_"];
+
 impl Preprocessing {
+    /// The reverse flag of a record's forward input: 1 when its id carries a reverse marker.
+    pub fn reverse_from_id(&self, id: &str) -> bool {
+        self.reverse_id_markers.iter().any(|m| id.contains(m.as_str()))
+    }
+
     /// The DREAM yeast models' input: 150 nt plasmid-padded, one-hot AGCT, reverse and
     /// singleton flag channels (6 x 150), forward/reverse-complement averaging.
     pub fn dream_yeast() -> Self {
@@ -146,6 +160,7 @@ impl Preprocessing {
             extra_channels: vec![ExtraChannel::Reverse, ExtraChannel::Singleton],
             n_policy: NPolicy::Zeros,
             rc_average: true,
+            reverse_id_markers: Vec::new(),
         }
     }
 
@@ -160,6 +175,7 @@ impl Preprocessing {
             extra_channels: vec![ExtraChannel::Reverse],
             n_policy: NPolicy::Zeros,
             rc_average: false,
+            reverse_id_markers: BENCHMARK_REVERSE_MARKERS.iter().map(|m| m.to_string()).collect(),
         }
     }
 
@@ -331,6 +347,12 @@ impl Preprocessing {
     /// For models without `rc_average` whose orientation comes from the record (benchmark
     /// files), call [`pad`](Self::pad) and [`encode`](Self::encode) directly instead.
     pub fn encode_for_scoring(&self, raw: &[u8], out: &mut [f32]) -> Result<(), PreprocessError> {
+        self.encode_record_for_scoring(raw, false, out)
+    }
+
+    /// As [`Self::encode_for_scoring`], with the forward input's reverse flag given
+    /// (see [`Self::reverse_from_id`]).
+    pub fn encode_record_for_scoring(&self, raw: &[u8], reverse: bool, out: &mut [f32]) -> Result<(), PreprocessError> {
         let size = self.input_size();
         assert_eq!(
             out.len(),
@@ -349,7 +371,7 @@ impl Preprocessing {
         let (padded, rc) = scratch.split_at_mut(self.length);
         self.pad_into(raw, padded)?;
         let (fwd, rest) = out.split_at_mut(size);
-        self.encode(padded, false, false, fwd);
+        self.encode(padded, reverse, false, fwd);
         if self.rc_average {
             reverse_complement_into(padded, rc);
             self.encode(rc, true, false, rest);

@@ -226,21 +226,41 @@ impl Scorer {
     /// `seqs.len() * outputs().len()` predictions, row-major (sequence by sequence).
     /// Any number of sequences is accepted; they are run `batch_size` at a time.
     pub fn score(&mut self, seqs: &[&[u8]]) -> Result<Vec<f32>, ScoreError> {
+        self.score_with_ids(seqs, None)
+    }
+
+    /// As [`Self::score`], with record ids: models whose preprocessing reads the
+    /// orientation from the id (benchmark models) need them.
+    pub fn score_records(&mut self, ids: &[&str], seqs: &[&[u8]]) -> Result<Vec<f32>, ScoreError> {
+        assert_eq!(ids.len(), seqs.len(), "one id per sequence");
+        self.score_with_ids(seqs, Some(ids))
+    }
+
+    fn score_with_ids(&mut self, seqs: &[&[u8]], ids: Option<&[&str]>) -> Result<Vec<f32>, ScoreError> {
         let mut out = Vec::with_capacity(seqs.len() * self.outputs.len());
         for (k, chunk) in seqs.chunks(self.batch_size).enumerate() {
-            self.score_chunk(chunk, k * self.batch_size, &mut out)?;
+            let start = k * self.batch_size;
+            let chunk_ids = ids.map(|ids| &ids[start..start + chunk.len()]);
+            self.score_chunk(chunk, chunk_ids, start, &mut out)?;
         }
         Ok(out)
     }
 
-    fn score_chunk(&mut self, seqs: &[&[u8]], first_index: usize, out: &mut Vec<f32>) -> Result<(), ScoreError> {
+    fn score_chunk(
+        &mut self,
+        seqs: &[&[u8]],
+        ids: Option<&[&str]>,
+        first_index: usize,
+        out: &mut Vec<f32>,
+    ) -> Result<(), ScoreError> {
         let per_seq = self.preprocessing.inputs_per_sequence();
         let size = self.preprocessing.input_size();
         let stride = per_seq * size;
         self.x.resize(seqs.len() * stride, 0.0);
         for (i, (seq, slot)) in seqs.iter().zip(self.x.chunks_exact_mut(stride)).enumerate() {
+            let reverse = ids.is_some_and(|ids| self.preprocessing.reverse_from_id(ids[i]));
             self.preprocessing
-                .encode_for_scoring(seq, slot)
+                .encode_record_for_scoring(seq, reverse, slot)
                 .map_err(|source| ScoreError::Sequence { index: first_index + i, source })?;
         }
         let rows = seqs.len() * per_seq;

@@ -425,3 +425,20 @@ proptest! {
         prop_assert_eq!(String::from_utf8(padded).unwrap(), reference_pad(&upper));
     }
 }
+
+#[test]
+fn benchmark_records_take_their_reverse_flag_from_the_id() {
+    let p = Preprocessing::benchmark(8);
+    assert!(p.reverse_from_id("seq22915_Reversed:"));
+    assert!(p.reverse_from_id("chrX_20638201_20638449_-_negative"));
+    assert!(!p.reverse_from_id("ENSG00000126251_F"));
+    assert!(!p.reverse_from_id("chrX_15200212_15200460_+_peak_849bp_region"));
+    let mut out = vec![0f32; p.input_size()];
+    p.encode_record_for_scoring(b"ACGTACGT", true, &mut out).unwrap();
+    // Channel 4 is the orientation flag, set at every position.
+    assert!(out[4 * 8..5 * 8].iter().all(|&v| v == 1.0));
+    p.encode_record_for_scoring(b"ACGTACGT", false, &mut out).unwrap();
+    assert!(out[4 * 8..5 * 8].iter().all(|&v| v == 0.0));
+    // The yeast models never read ids.
+    assert!(!Preprocessing::dream_yeast().reverse_from_id("x_Reversed:"));
+}

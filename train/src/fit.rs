@@ -116,17 +116,11 @@ fn checkpoint_dir(dir: &Path) -> PathBuf {
 
 /// Writes `bytes` to `path` through a temporary file in the same directory.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    tmp.write_all(bytes)?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
+    infer::atomic::write(path, bytes)
 }
 
 fn save_tensors(path: &Path, named: &[(String, Tensor)]) -> anyhow::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let tmp = tempfile::NamedTempFile::new_in(dir)?;
+    let tmp = infer::atomic::temp_beside(path)?;
     let cpu: Vec<(String, Tensor)> =
         named.iter().map(|(n, t)| (n.clone(), t.detach().to_device(Device::Cpu).contiguous())).collect();
     Tensor::write_safetensors(&cpu, tmp.path())?;

@@ -1,11 +1,15 @@
 //! `infer eval`: score predictions on a DREAM challenge benchmark and print (and
 //! optionally write as JSON) the per-subset correlations and the challenge scores.
 
-use std::io::Write;
+use std::collections::HashMap;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use indicatif::ProgressBar;
+use infer::backend::BackendKind;
 use infer::eval::{evaluate, read_predictions, Benchmark, EvalError};
+use infer::scorer::{Scorer, ScorerOptions};
 
 use super::UsageError;
 
@@ -36,6 +40,55 @@ pub struct Args {
     /// Also write the report as JSON to this file
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
+    /// With --model: also write the predictions (id<TAB>prediction) to this file
+    #[arg(long, value_name = "FILE", requires = "model")]
+    pub save_predictions: Option<PathBuf>,
+    /// With --model: inference engine
+    #[arg(long, value_enum, default_value_t = BackendKind::Tract)]
+    pub backend: BackendKind,
+    /// With --model: sequences per forward pass
+    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..))]
+    pub batch_size: u32,
+    /// With --model: engine threads (default: all cores)
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub threads: Option<u32>,
+}
+
+/// Scores the benchmark's sequences with a model, exactly as `infer score` would.
+fn predict(args: &Args, model: &str, benchmark: &Benchmark) -> anyhow::Result<HashMap<String, f64>> {
+    let opts = ScorerOptions {
+        backend: args.backend,
+        batch_size: args.batch_size as usize,
+        threads: args.threads.map_or(0, |t| t as usize),
+        rc_average: None,
+    };
+    let mut scorer = Scorer::open(model, &opts)?;
+    eprintln!("infer: {}", scorer.describe());
+    let seqs = benchmark.sequences().map_err(usage)?;
+    let bar = if std::io::stderr().is_terminal() {
+        ProgressBar::new(seqs.len() as u64)
+    } else {
+        ProgressBar::hidden()
+    };
+    let n_out = scorer.outputs().len();
+    let mut predictions = HashMap::with_capacity(seqs.len());
+    let mut lines = String::from("id\tprediction\n");
+    for chunk in seqs.chunks(args.batch_size as usize) {
+        let raw: Vec<&[u8]> = chunk.iter().map(|(_, s)| s.as_bytes()).collect();
+        let ids: Vec<&str> = chunk.iter().map(|(id, _)| id.as_str()).collect();
+        let scores = scorer.score_records(&ids, &raw)?;
+        for (i, (id, _)) in chunk.iter().enumerate() {
+            let v = scores[i * n_out];
+            lines.push_str(&format!("{id}\t{v}\n"));
+            predictions.insert(id.clone(), v as f64);
+        }
+        bar.inc(chunk.len() as u64);
+    }
+    bar.finish_and_clear();
+    if let Some(path) = &args.save_predictions {
+        write_atomically(path, lines.as_bytes()).with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(predictions)
 }
 
 /// Everything the evaluator rejects is the caller's input (flags, data, predictions):
@@ -52,15 +105,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let benchmark = Benchmark::load(&args.benchmark, args.data_dir.as_deref()).map_err(usage)?;
     let predictions = match (&args.predictions, &args.model) {
         (Some(path), _) => read_predictions(path).map_err(usage)?,
-        // Scoring needs the model scorer (`infer score`); until it is wired in here,
-        // say so instead of pretending.
-        (None, Some(model)) => {
-            return Err(UsageError(format!(
-                "--model {model}: scoring a model inside `infer eval` is not wired yet; run \
-                 `infer score` on the benchmark's sequences and pass the output with --predictions"
-            ))
-            .into())
-        }
+        (None, Some(model)) => predict(&args, model, &benchmark)?,
         (None, None) => {
             return Err(UsageError("give --predictions FILE or --model MODEL".into()).into())
         }
@@ -83,13 +128,5 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 /// Readers never see a half-written report: write a temporary file beside the target
 /// and rename it into place.
 fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    tmp.write_all(bytes)?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
+    Ok(infer::atomic::write(path, bytes)?)
 }

@@ -59,9 +59,7 @@ impl Sink {
                     Some(d) if !d.as_os_str().is_empty() => d,
                     _ => Path::new("."),
                 };
-                let tmp = tempfile::Builder::new()
-                    .prefix(".infer-score-")
-                    .tempfile_in(dir)
+                let tmp = infer::atomic::temp_beside(p)
                     .with_context(|| format!("cannot create an output file in {}", dir.display()))?;
                 Ok(Sink::File { tmp: BufWriter::new(tmp), target: p.to_path_buf() })
             }
@@ -141,7 +139,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             break;
         }
         let seqs: Vec<&[u8]> = pending.iter().map(|r| r.seq.as_slice()).collect();
-        let y = scorer.score(&seqs)?;
+        let ids: Vec<&str> = pending.iter().map(|r| r.id.as_str()).collect();
+        let y = scorer.score_records(&ids, &seqs)?;
         let w = sink.writer();
         for (rec, row) in pending.iter().zip(y.chunks_exact(n_out)) {
             line.clear();

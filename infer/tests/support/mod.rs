@@ -267,6 +267,7 @@ pub fn short_preprocessing(length: usize) -> Preprocessing {
         extra_channels: vec![ExtraChannel::Reverse],
         n_policy: NPolicy::Zeros,
         rc_average: true,
+        reverse_id_markers: Vec::new(),
     }
 }
 

@@ -106,9 +106,3 @@ pub fn read_records(path: &Path, data: &StoredData) -> anyhow::Result<Vec<SeqRec
     }
     Ok(out)
 }
-
-/// The benchmark files mark reverse-orientation rows in their ids: lentiMPRA
-/// `..._Reversed:`, DeepSTARR `..._-_...` (benchmarks.md §2-3).
-pub fn reverse_flag_from_id(rec: &SeqRecord) -> bool {
-    train::recipe::data::human_reverse_flag(&rec.id) || train::recipe::data::drosophila_reverse_flag(&rec.id)
-}

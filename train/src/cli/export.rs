@@ -39,9 +39,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if !args.weights.is_file() {
         return Err(UsageError(format!("{}: no such weights file", args.weights.display())).into());
     }
-    let net = PrixFixeNet::from_weights(desc, &args.weights, Device::Cpu)?;
-    let provenance = Provenance::from_weights_file(&args.weights)
+    let mut provenance = Provenance::from_weights_file(&args.weights)
         .with_context(|| format!("hashing {}", args.weights.display()))?;
+    // A model.json from a training run already says how the weights were made.
+    if !desc.provenance.is_null() {
+        provenance.training = desc.provenance.clone();
+    }
+    let net = PrixFixeNet::from_weights(desc, &args.weights, Device::Cpu)?;
     let files = write_artifacts(&net, &args.out, provenance)?;
     for f in files {
         println!("{}", f.display());

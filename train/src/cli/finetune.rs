@@ -92,6 +92,7 @@ fn adapted(pre: &ModelDescription, tasks: &[String], length: usize, head_hidden:
     prep.padding = infer::preprocess::Padding::Exact;
     prep.extra_channels = vec![infer::preprocess::ExtraChannel::Reverse];
     prep.rc_average = false;
+    prep.reverse_id_markers = infer::preprocess::BENCHMARK_REVERSE_MARKERS.iter().map(|m| m.to_string()).collect();
     let channels = prep.channels();
     match &mut d.architecture.first {
         FirstSpec::Bhi { in_channels, .. } | FirstSpec::Autosome { in_channels, .. } => *in_channels = channels,

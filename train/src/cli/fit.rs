@@ -173,7 +173,7 @@ pub fn encode_sets(desc: &ModelDescription, data: &StoredData) -> anyhow::Result
     let encode = |recs: &[infer::input::SeqRecord]| -> anyhow::Result<EncodedSet> {
         Ok(match desc.architecture.final_ {
             FinalSpec::SoftBins { .. } => encode_yeast(recs, pre, &SoftBinTarget::default(), pre.rc_average)?,
-            FinalSpec::Regression { .. } => encode_regression(recs, pre, super::data::reverse_flag_from_id)?,
+            FinalSpec::Regression { .. } => encode_regression(recs, pre, |r| pre.reverse_from_id(&r.id))?,
         })
     };
     let train = encode(&train_records)?;

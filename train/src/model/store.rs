@@ -167,8 +167,7 @@ impl Store {
             .iter()
             .map(|e| (e.name.clone(), e.tensor.detach().to_device(Device::Cpu).contiguous()))
             .collect();
-        let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        let tmp = tempfile::NamedTempFile::new_in(dir)
+        let tmp = infer::atomic::temp_beside(path)
             .map_err(|e| WeightsError::Write { file: file.clone(), reason: e.to_string() })?;
         Tensor::write_safetensors(&cpu, tmp.path())
             .map_err(|e| WeightsError::Write { file: file.clone(), reason: e.to_string() })?;

@@ -8,9 +8,43 @@ pub struct Args {
     /// Only what is in the local cache
     #[arg(long)]
     cached: bool,
+    /// Print a Markdown table (name, version, size, public-leaderboard scores) for the README
+    #[arg(long, conflicts_with = "cached")]
+    markdown: bool,
+}
+
+/// One row per published version: what a reader of the README needs to choose a model.
+fn markdown(zoo: &Zoo, out: &mut dyn Write) -> anyhow::Result<()> {
+    let index = zoo.index()?;
+    writeln!(out, "| model | version | size | public leaderboard Pearson score | Spearman score |")?;
+    writeln!(out, "|---|---|---|---|---|")?;
+    for (name, model) in &index.models {
+        for (version, entry) in &model.versions {
+            let bytes: u64 = entry.files.values().map(|f| f.size).sum();
+            let metric = |n: &str| {
+                entry
+                    .card
+                    .metrics
+                    .iter()
+                    .find(|m| m.name == n)
+                    .map_or("-".to_string(), |m| format!("{:.4}", m.value))
+            };
+            writeln!(
+                out,
+                "| `{name}` | {version} | {:.1} MB | {} | {} |",
+                bytes as f64 / 1e6,
+                metric("dream-public pearson_score"),
+                metric("dream-public spearman_score")
+            )?;
+        }
+    }
+    Ok(())
 }
 
 pub fn run(zoo: &Zoo, args: &Args, out: &mut dyn Write) -> anyhow::Result<()> {
+    if args.markdown {
+        return markdown(zoo, out);
+    }
     let cached = zoo.cached()?;
     if args.cached || zoo.is_offline() {
         if zoo.is_offline() && !args.cached {
