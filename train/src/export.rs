@@ -1,11 +1,9 @@
 //! The artifact directory every model leaves the training stack as:
 //! `model.safetensors` (reference names), `model.json` (description) and `model.onnx`.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use sha2::{Digest, Sha256};
 
 use crate::model::PrixFixeNet;
 
@@ -35,17 +33,7 @@ impl Provenance {
 }
 
 pub fn sha256_file(path: &Path) -> std::io::Result<String> {
-    let mut f = std::fs::File::open(path)?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = f.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
-    Ok(hex::encode(h.finalize()))
+    zoo::hash::sha256_file(path).map(|(_, hex)| hex)
 }
 
 /// Writes the three artifacts into `out` (created if needed), each atomically.

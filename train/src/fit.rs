@@ -71,6 +71,13 @@ pub struct EpochLog {
     pub valid_tasks: Vec<ValidMetrics>,
     pub best: bool,
     pub seconds: f64,
+    /// Of `seconds`, the time spent assembling batches (gather + transfer): what the
+    /// data pipeline adds to the pure model steps.
+    #[serde(default)]
+    pub data_seconds: f64,
+    /// Of `seconds`, the time of the validation pass.
+    #[serde(default)]
+    pub valid_seconds: f64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -287,12 +294,15 @@ impl Trainer<'_> {
             };
             let mut loss_sum = 0.0;
             let mut lr_last = 0.0;
+            let mut data_seconds = 0.0;
             for s in 0..steps_per_epoch {
+                let t_data = Instant::now();
                 let idx = Tensor::from_slice(&sampler.next_batch());
                 let idx_dev = idx.to_device(x_all.device());
                 let x = x_all.index_select(0, &idx_dev).to_device(dev);
                 let y = y_all.index_select(0, &idx_dev).to_device(dev);
                 let yp = p_all.as_ref().map(|p| p.index_select(0, &idx_dev).to_device(dev));
+                data_seconds += t_data.elapsed().as_secs_f64();
                 let out = self.net.forward_t(&x, true);
                 let loss = self.loss(&out, &y, yp.as_ref())?;
                 let value = loss.double_value(&[]);
@@ -317,7 +327,9 @@ impl Trainer<'_> {
                 bar.inc(1);
             }
             bar.finish_and_clear();
+            let t_valid = Instant::now();
             let validation = self.validate();
+            let valid_seconds = t_valid.elapsed().as_secs_f64();
             let mut is_best = false;
             if let Some((m, _)) = &validation {
                 if best_pearson.is_none_or(|b| m.pearson > b) {
@@ -338,6 +350,8 @@ impl Trainer<'_> {
                 valid_tasks: validation.map(|v| v.1).unwrap_or_default(),
                 best: is_best,
                 seconds: started.elapsed().as_secs_f64(),
+                data_seconds,
+                valid_seconds,
             };
             self.checkpoint(epoch, &opt, &sampler, best_pearson)?;
             let line = serde_json::to_string(&entry)? + "\n";

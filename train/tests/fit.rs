@@ -35,7 +35,9 @@ fn metrics_of(dir: &Path) -> Vec<serde_json::Value> {
         .lines()
         .map(|l| {
             let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
-            v.as_object_mut().unwrap().remove("seconds");
+            for timing in ["seconds", "data_seconds", "valid_seconds"] {
+                v.as_object_mut().unwrap().remove(timing);
+            }
             v
         })
         .collect()

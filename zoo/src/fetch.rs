@@ -389,31 +389,13 @@ impl Fetcher {
 }
 
 fn copy_local(src: &Path, part_path: &Path, expected: &FileEntry, label: &str, progress: &ProgressBar) -> Result<()> {
-    let mut input = File::open(src).map_err(|e| ZooError::io("cannot open", src, e))?;
-    let size = input
-        .metadata()
+    let size = std::fs::metadata(src)
         .map_err(|e| ZooError::io("cannot stat", src, e))?
         .len();
     if size != expected.size {
         return Err(size_mismatch(label, expected.size, size));
     }
-    let mut out = File::create(part_path).map_err(|e| ZooError::io("cannot create", part_path, e))?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; BUF_SIZE];
-    let mut total = 0u64;
-    loop {
-        let n = read_full(&mut input, &mut buf).map_err(|e| ZooError::io("cannot read", src, e))?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-        out.write_all(&buf[..n])
-            .map_err(|e| ZooError::io("cannot write", part_path, e))?;
-        total += n as u64;
-        progress.inc(n as u64);
-    }
-    drop(out);
-    let actual = hex::encode(hasher.finalize());
+    let (total, actual) = crate::hash::copy_hashing(src, part_path, &mut |n| progress.inc(n))?;
     if total != expected.size || actual != expected.sha256 {
         let _ = std::fs::remove_file(part_path);
         if total != expected.size {

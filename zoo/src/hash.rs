@@ -48,6 +48,30 @@ pub fn hash_reader(reader: &mut dyn Read, hasher: &mut Sha256, limit: u64, buf: 
     Ok(total)
 }
 
+/// Copies `src` to `dst` (created or truncated) while hashing, syncs `dst`, and returns
+/// (bytes copied, lowercase hex sha256); `on_chunk` sees each chunk's length (progress).
+pub fn copy_hashing(src: &Path, dst: &Path, on_chunk: &mut dyn FnMut(u64)) -> crate::error::Result<(u64, String)> {
+    use crate::error::ZooError;
+    use std::io::Write;
+    let mut input = File::open(src).map_err(|e| ZooError::io("cannot open", src, e))?;
+    let mut out = File::create(dst).map_err(|e| ZooError::io("cannot create", dst, e))?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; BUF_SIZE];
+    let mut total = 0u64;
+    loop {
+        let n = read_full(&mut input, &mut buf).map_err(|e| ZooError::io("cannot read", src, e))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        out.write_all(&buf[..n]).map_err(|e| ZooError::io("cannot write", dst, e))?;
+        total += n as u64;
+        on_chunk(n as u64);
+    }
+    out.sync_all().map_err(|e| ZooError::io("cannot write", dst, e))?;
+    Ok((total, hex::encode(hasher.finalize())))
+}
+
 /// (size, lowercase hex sha256) of a file.
 pub fn sha256_file(path: &Path) -> io::Result<(u64, String)> {
     let mut f = File::open(path)?;

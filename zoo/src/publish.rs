@@ -2,15 +2,12 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use fs4::fs_std::FileExt;
 use semver::Version;
-use sha2::{Digest, Sha256};
 
 use crate::error::{Result, ZooError};
-use crate::hash::{read_full, BUF_SIZE};
 use crate::index::{newest, FileEntry, Index, ModelCard, ModelEntry, VersionEntry, INDEX_FILE};
 use crate::layout::safe_relative_path;
 use crate::spec::validate_name;
@@ -98,7 +95,7 @@ pub fn publish(
         if let Some(parent) = dst.parent() {
             std::fs::create_dir_all(parent).map_err(|e| ZooError::io("cannot create", parent, e))?;
         }
-        let (size, sha256) = copy_hashing(src, &dst)?;
+        let (size, sha256) = crate::hash::copy_hashing(src, &dst, &mut |_| {})?;
         files.insert(
             rel_name.clone(),
             FileEntry {
@@ -204,25 +201,6 @@ fn build_card(src_dir: &Path, card: Option<ModelCard>) -> Result<ModelCard> {
         }
     }
     Ok(card)
-}
-
-fn copy_hashing(src: &Path, dst: &Path) -> Result<(u64, String)> {
-    let mut input = File::open(src).map_err(|e| ZooError::io("cannot open", src, e))?;
-    let mut out = File::create(dst).map_err(|e| ZooError::io("cannot create", dst, e))?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; BUF_SIZE];
-    let mut total = 0u64;
-    loop {
-        let n = read_full(&mut input, &mut buf).map_err(|e| ZooError::io("cannot read", src, e))?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-        out.write_all(&buf[..n]).map_err(|e| ZooError::io("cannot write", dst, e))?;
-        total += n as u64;
-    }
-    out.sync_all().map_err(|e| ZooError::io("cannot write", dst, e))?;
-    Ok((total, hex::encode(hasher.finalize())))
 }
 
 #[cfg(test)]

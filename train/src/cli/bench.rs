@@ -42,34 +42,49 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let flags = Tensor::zeros([args.batch_size, c - 4, l], (Kind::Float, device));
         let x = Tensor::cat(&[onehot, flags], 1);
         let target = Tensor::rand([args.batch_size, 18], (Kind::Float, device)).softmax(1, Kind::Float);
-        let step = |opt: &mut AdamW| {
+        let sync = || {
+            if device.is_cuda() {
+                tch::Cuda::synchronize(0);
+            }
+        };
+        // Seconds in forward+loss, backward, optimiser.
+        let step = |opt: &mut AdamW| -> [f64; 3] {
+            let t = Instant::now();
             let out = net.forward_t(&x, true);
             let z = out.logits.expect("soft-bin head");
             let loss = z.log_softmax(1, Kind::Float).kl_div(&target, tch::Reduction::Sum, false) / args.batch_size as f64;
+            sync();
+            let fwd = t.elapsed().as_secs_f64();
+            let t = Instant::now();
             opt.zero_grad();
             loss.backward();
+            sync();
+            let bwd = t.elapsed().as_secs_f64();
+            let t = Instant::now();
             opt.step(1e-4, 0.9);
-            loss.double_value(&[])
+            let _ = loss.double_value(&[]);
+            sync();
+            [fwd, bwd, t.elapsed().as_secs_f64()]
         };
         for _ in 0..args.warmup {
             step(&mut opt);
         }
-        if device.is_cuda() {
-            tch::Cuda::synchronize(0);
-        }
-        let t0 = Instant::now();
+        let mut parts = [0.0; 3];
         for _ in 0..args.steps {
-            step(&mut opt);
+            let p = step(&mut opt);
+            for k in 0..3 {
+                parts[k] += p[k] / args.steps as f64;
+            }
         }
-        if device.is_cuda() {
-            tch::Cuda::synchronize(0);
-        }
-        let secs = t0.elapsed().as_secs_f64() / args.steps as f64;
+        let secs: f64 = parts.iter().sum();
         println!(
-            "{:<12} {:>10.1} ms/step  {:>10.1} training sequences/s",
+            "{:<12} {:>10.1} ms/step  {:>10.1} training sequences/s  (forward {:.1} ms, backward {:.1} ms, AdamW {:.1} ms)",
             desc.name,
             secs * 1e3,
-            args.batch_size as f64 / secs
+            args.batch_size as f64 / secs,
+            parts[0] * 1e3,
+            parts[1] * 1e3,
+            parts[2] * 1e3
         );
     }
     Ok(())
