@@ -87,6 +87,8 @@ declare -A reference=(
 
 now() { date +%s.%N; }
 
+summary="$WORK/summary.txt"
+: >"$summary"
 printf '%-11s %-6s %10s %8s %8s %9s\n' model backend "seq/s" "vs ref" "of peak" "seconds"
 for name in $MODELS; do
     model="$(model_path "$name")"
@@ -111,7 +113,7 @@ for name in $MODELS; do
                 t = e - s; rate = n / t; best = (pt > ort) ? pt : ort
                 printf("%-11s %-6s %10.1f %7.2fx %7.0f%% %9.2f\n", model, backend, rate,
                        best > 0 ? rate / best : 0, peak > 0 ? 100 * rate / peak : 0, t)
-            }'
+            }' | tee -a "$summary"
     done
     # Backends must agree, not just be fast.
     set -- $BACKENDS
@@ -127,3 +129,7 @@ for name in $MODELS; do
         done
     fi
 done
+
+echo
+echo "best backend per model (target: >= 1.20x the better reference column):"
+sort -k1,1 -k3,3gr "$summary" | awk '!seen[$1]++ { printf("%-11s %-6s %8.1f seq/s  %s of the better reference  %s of the peak-limited figure\n", $1, $2, $3, $4, $5) }'

@@ -661,10 +661,12 @@ fn cli_usage_errors_exit_2() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("nowhere"));
 
+    // A model that exists nowhere (no file, no directory, not in the zoo).
     let out = infer_bin()
-        .args(["eval", "--model", "dream-rnn"])
+        .args(["eval", "--model", "no-such-model@9.9.9"])
+        .env("ZOO_HOME", dir.path().join("zoo-home"))
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("not wired yet"));
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no-such-model"));
 }

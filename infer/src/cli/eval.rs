@@ -62,7 +62,7 @@ fn predict(args: &Args, model: &str, benchmark: &Benchmark) -> anyhow::Result<Ha
         threads: args.threads.map_or(0, |t| t as usize),
         rc_average: None,
     };
-    let mut scorer = Scorer::open(model, &opts)?;
+    let mut scorer = Scorer::open(model, &opts).map_err(super::score::usage_if_user_error)?;
     eprintln!("infer: {}", scorer.describe());
     let seqs = benchmark.sequences().map_err(usage)?;
     let bar = if std::io::stderr().is_terminal() {

@@ -204,7 +204,7 @@ fn write_error(e: io::Error) -> anyhow::Error {
 }
 
 /// A model the user named wrongly is a usage error (exit 2); the rest are failures.
-fn usage_if_user_error(e: ScoreError) -> anyhow::Error {
+pub(crate) fn usage_if_user_error(e: ScoreError) -> anyhow::Error {
     let usage = match &e {
         ScoreError::ModelNotFound { .. } | ScoreError::ZeroBatchSize => true,
         ScoreError::Zoo(z) => z.is_usage(),
