@@ -91,8 +91,7 @@ fn exported_reference_weights_score_like_the_reference_predictor_in_tract_and_or
         assert_eq!(tract.len(), rows.len());
         assert_eq!(tract, tract_alone, "{stem}: the bare ONNX file scores differently");
         let mut worst: f64 = 0.0;
-        for (i, (want_seq, want)) in rows.iter().enumerate() {
-            let _ = want_seq;
+        for (i, (_, want)) in rows.iter().enumerate() {
             assert_eq!(tract[i].0, format!("r{i}"), "order kept");
             for (backend, got) in [("tract", tract[i].1[0]), ("ort", ort[i].1[0])] {
                 let d = (got - want).abs();

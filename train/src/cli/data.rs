@@ -7,9 +7,9 @@ use serde::{Deserialize, Serialize};
 
 #[derive(clap::Args, Clone)]
 pub struct DataArgs {
-    /// Training data: sequence<TAB>value (challenge format), a table with a header, FASTA/FASTQ
-    /// with labels not supported; plain or gzip
-    #[arg(long = "train", required_unless_present = "resume")]
+    /// Training data (required unless resuming): sequence<TAB>value files (challenge
+    /// format) or a table with a header and --label-columns; plain or gzip
+    #[arg(long = "train")]
     pub train: Option<PathBuf>,
     /// Validation data (default: a seeded held-out fraction of --train)
     #[arg(long)]

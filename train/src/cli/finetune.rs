@@ -55,9 +55,6 @@ pub struct Args {
     /// Hidden width of each new regression head
     #[arg(long, default_value_t = 256)]
     head_hidden: usize,
-    // Present so the shared data flags' `required_unless_present = "resume"` resolves.
-    #[arg(long, hide = true)]
-    resume: Option<PathBuf>,
 }
 
 fn parse_freeze(s: &str) -> Result<Freeze, String> {
@@ -157,8 +154,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(&desc_path).map_err(|e| UsageError(format!("{}: {e}", desc_path.display())))?;
     let pretrained: ModelDescription =
         serde_json::from_str(&text).with_context(|| format!("{}: not a model description", desc_path.display()))?;
-    super::fit::prepare_new_dir(&args.out)?;
     let data = args.data.to_stored()?;
+    super::fit::check_new_dir(&args.out)?;
     let first = super::data::read_records(&data.train, &data)?;
     let length = args.length.or_else(|| first.first().map(|r| r.seq.len())).unwrap_or(pretrained.preprocessing.length);
     let desc = adapted(&pretrained, &data.label_columns, length, args.head_hidden);
@@ -174,6 +171,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         desc.outputs
     );
     let (train_set, valid_set) = super::fit::encode_sets(&desc, &data)?;
+    // Bad data stops the run before anything is written.
+    super::fit::prepare_new_dir(&args.out)?;
     let objective = match desc.architecture.final_ {
         FinalSpec::SoftBins { .. } => Objective::SoftBinKl,
         FinalSpec::Regression { .. } => Objective::Mse,

@@ -82,7 +82,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             let desc = ModelDescription::from_arg(args.arch.as_deref().unwrap())?;
             let dir = args.out.clone().unwrap();
             let data = args.data.to_stored()?;
-            prepare_new_dir(&dir)?;
+            check_new_dir(&dir)?;
             let defaults = &desc.recipe;
             let config = FitConfig {
                 epochs: args.epochs.unwrap_or(defaults.epochs),
@@ -99,7 +99,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 freeze: Default::default(),
             };
             let spec = RunSpec { desc, config, data, device: args.device.clone() };
-            train::fit::write_atomic(&dir.join("run.json"), serde_json::to_string_pretty(&spec)?.as_bytes())?;
             (dir, spec, false)
         }
     };
@@ -108,7 +107,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         None => train::device::parse_device(&spec.device)?,
     };
     eprintln!("train: device {device:?}");
+    // Bad data stops the run before anything is written.
     let (train_set, valid_set) = encode_sets(&spec.desc, &spec.data)?;
+    if !resume {
+        prepare_new_dir(&dir)?;
+        train::fit::write_atomic(&dir.join("run.json"), serde_json::to_string_pretty(&spec)?.as_bytes())?;
+    }
     let mut config = spec.config.clone();
     let one_pass = train_set.len().div_ceil(config.batch_size);
     if config.batches_per_epoch == 0 || config.batches_per_epoch > one_pass {
@@ -146,7 +150,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     super::finish(&mut net, &dir, training)
 }
 
-pub fn prepare_new_dir(dir: &Path) -> anyhow::Result<()> {
+/// A new run never writes into a directory that holds something already.
+pub fn check_new_dir(dir: &Path) -> anyhow::Result<()> {
     if dir.exists() && std::fs::read_dir(dir)?.next().is_some() {
         return Err(UsageError(format!(
             "{}: run directory exists and is not empty (use --resume to continue a run)",
@@ -154,6 +159,11 @@ pub fn prepare_new_dir(dir: &Path) -> anyhow::Result<()> {
         ))
         .into());
     }
+    Ok(())
+}
+
+pub fn prepare_new_dir(dir: &Path) -> anyhow::Result<()> {
+    check_new_dir(dir)?;
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     Ok(())
 }
