@@ -72,10 +72,17 @@ fn exported_reference_weights_score_like_the_reference_predictor_in_tract_and_or
         let arch = stem.replace('_', "-");
         let dir = tmp.path().join(stem);
         run(Command::new(bin("train"))
-            .args(["export", "--arch", &arch, "--weights"])
+            .args(["export", "--arch", &arch, "--license", "MIT", "--version", "0.0.1", "--weights"])
             .arg(shared(&format!("fixtures/prixfixe/{stem}.pth")))
             .arg("--out")
             .arg(&dir));
+        // The ONNX file describes itself.
+        let meta = infer::onnx::read_metadata(&dir.join("model.onnx")).unwrap();
+        for key in ["preprocessing", "outputs", "model", "name", "version", "license", "provenance"] {
+            assert!(meta.contains_key(key), "{stem}: ONNX metadata lacks '{key}'");
+        }
+        assert_eq!(meta["version"], "0.0.1");
+        assert!(meta["provenance"].contains(&format!("{stem}.pth")), "{}", meta["provenance"]);
         let rows = reference_rows(stem);
         let fasta = tmp.path().join(format!("{stem}.fa"));
         let text: String = rows.iter().enumerate().map(|(i, (s, _))| format!(">r{i}\n{s}\n")).collect();

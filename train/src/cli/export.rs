@@ -26,6 +26,10 @@ pub struct Args {
     /// License recorded in the model description
     #[arg(long)]
     license: Option<String>,
+    /// Version recorded in the model description and the ONNX metadata (use the one you
+    /// will `zoo publish` it as)
+    #[arg(long)]
+    version: Option<String>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -35,6 +39,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     if args.license.is_some() {
         desc.license = args.license;
+    }
+    if args.version.is_some() {
+        desc.version = args.version;
     }
     if !args.weights.is_file() {
         return Err(UsageError(format!("{}: no such weights file", args.weights.display())).into());
