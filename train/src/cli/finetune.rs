@@ -123,18 +123,14 @@ fn transfer(net: &mut PrixFixeNet, weights: &Path) -> anyhow::Result<(usize, usi
         if want == have {
             e.tensor.shallow_clone().copy_(&s);
             full += 1;
-        } else if want.len() == have.len() && want.len() >= 2 && want[0] == have[0] {
-            // Input channels (conv weights) or positions (embedding rows): keep the
-            // shared leading part, leave the rest as initialised.
-            let axis = if e.name.ends_with("pos_embedding.weight") { 0 } else { 1 };
-            let n = want[axis].min(have[axis]);
-            if axis == 0 {
-                e.tensor.narrow(0, 0, n).copy_(&s.narrow(0, 0, n));
-            } else {
-                e.tensor.narrow(1, 0, n).copy_(&s.narrow(1, 0, n));
-            }
+        } else if want.len() == have.len() && want.len() >= 2 && want[0] == have[0] && want[2..] == have[2..] {
+            // First-layer weights with another input-channel count: keep the shared
+            // leading channels (one-hot, then the orientation flag), init the rest.
+            let n = want[1].min(have[1]);
+            e.tensor.narrow(1, 0, n).copy_(&s.narrow(1, 0, n));
             partial += 1;
         } else if want.len() == 2 && have.len() == 2 && want[1] == have[1] {
+            // Positional embedding for another input length: keep the shared positions.
             let n = want[0].min(have[0]);
             e.tensor.narrow(0, 0, n).copy_(&s.narrow(0, 0, n));
             partial += 1;
