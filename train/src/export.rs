@@ -45,7 +45,7 @@ pub fn write_artifacts(net: &PrixFixeNet, out: &Path, provenance: Provenance) ->
     net.store.save_safetensors(&weights)?;
     let json = out.join(DESCRIPTION_FILE);
     let text = serde_json::to_string_pretty(&desc)? + "\n";
-    infer::onnx::write_atomic(&json, text.as_bytes())?;
+    infer::atomic::write(&json, text.as_bytes())?;
     let onnx = out.join(ONNX_FILE);
     net.onnx_graph(&desc).save(&onnx)?;
     Ok(vec![weights, json, onnx])

@@ -121,20 +121,6 @@ fn checkpoint_dir(dir: &Path) -> PathBuf {
     dir.join("checkpoint")
 }
 
-/// Writes `bytes` to `path` through a temporary file in the same directory.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    infer::atomic::write(path, bytes)
-}
-
-fn save_tensors(path: &Path, named: &[(String, Tensor)]) -> anyhow::Result<()> {
-    let tmp = infer::atomic::temp_beside(path)?;
-    let cpu: Vec<(String, Tensor)> =
-        named.iter().map(|(n, t)| (n.clone(), t.detach().to_device(Device::Cpu).contiguous())).collect();
-    Tensor::write_safetensors(&cpu, tmp.path())?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
-}
-
 impl Trainer<'_> {
     fn trainable(&self) -> Vec<Tensor> {
         let frozen = |name: &str| match self.cfg.freeze {
@@ -261,9 +247,9 @@ impl Trainer<'_> {
                     .collect();
             }
             let text: String = log.iter().map(|e| serde_json::to_string(e).unwrap() + "\n").collect();
-            write_atomic(&log_path, text.as_bytes())?;
+            infer::atomic::write(&log_path, text.as_bytes())?;
         } else {
-            write_atomic(&log_path, b"")?;
+            infer::atomic::write(&log_path, b"")?;
         }
 
         let on_terminal = std::io::stderr().is_terminal();
@@ -385,7 +371,7 @@ impl Trainer<'_> {
         let weights = format!("e{epoch}-model.safetensors");
         let optimizer = format!("e{epoch}-optim.safetensors");
         self.net.store.save_safetensors(&ckdir.join(&weights))?;
-        save_tensors(&ckdir.join(&optimizer), &opt.state())?;
+        crate::model::store::write_safetensors(&ckdir.join(&optimizer), &opt.state())?;
         let state = CheckpointState {
             epoch,
             steps: opt.steps_taken(),
@@ -394,7 +380,7 @@ impl Trainer<'_> {
             weights: weights.clone(),
             optimizer: optimizer.clone(),
         };
-        write_atomic(&ckdir.join("state.json"), serde_json::to_string_pretty(&state)?.as_bytes())?;
+        infer::atomic::write(&ckdir.join("state.json"), serde_json::to_string_pretty(&state)?.as_bytes())?;
         // Older epochs are no longer referenced.
         for entry in std::fs::read_dir(&ckdir)? {
             let name = entry?.file_name().to_string_lossy().into_owned();

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::Context;
 use indicatif::ProgressBar;
@@ -86,7 +86,7 @@ fn predict(args: &Args, model: &str, benchmark: &Benchmark) -> anyhow::Result<Ha
     }
     bar.finish_and_clear();
     if let Some(path) = &args.save_predictions {
-        write_atomically(path, lines.as_bytes()).with_context(|| format!("writing {}", path.display()))?;
+        infer::atomic::write(path, lines.as_bytes()).with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(predictions)
 }
@@ -119,14 +119,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if let Some(path) = &args.json {
         let mut text = serde_json::to_string_pretty(&report)?;
         text.push('\n');
-        write_atomically(path, text.as_bytes())
+        infer::atomic::write(path, text.as_bytes())
             .with_context(|| format!("writing the JSON report to {}", path.display()))?;
     }
     Ok(())
 }
 
-/// Readers never see a half-written report: write a temporary file beside the target
-/// and rename it into place.
-fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    Ok(infer::atomic::write(path, bytes)?)
-}

@@ -152,8 +152,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         serde_json::from_str(&text).with_context(|| format!("{}: not a model description", desc_path.display()))?;
     let data = args.data.to_stored()?;
     super::fit::check_new_dir(&args.out)?;
-    let first = super::data::read_records(&data.train, &data)?;
-    let length = args.length.or_else(|| first.first().map(|r| r.seq.len())).unwrap_or(pretrained.preprocessing.length);
+    // Read once: bad data stops here, and the first record gives the default length.
+    let records = super::fit::read_split(&data)?;
+    let length = args.length.or_else(|| records.0.first().map(|r| r.seq.len())).unwrap_or(pretrained.preprocessing.length);
     let desc = adapted(&pretrained, &data.label_columns, length, args.head_hidden);
     desc.validate().map_err(|e| UsageError(format!("cannot adapt {}: {e}", args.from)))?;
     let device = train::device::parse_device(&args.device)?;
@@ -166,7 +167,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         desc.preprocessing.length,
         desc.outputs
     );
-    let (train_set, valid_set) = super::fit::encode_sets(&desc, &data)?;
+    let (train_set, valid_set) = super::fit::encode_sets(&desc, &records)?;
     // Bad data stops the run before anything is written.
     super::fit::prepare_new_dir(&args.out)?;
     let objective = match desc.architecture.final_ {
@@ -185,7 +186,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         freeze: args.freeze.unwrap_or_default(),
     };
     let run_spec = super::fit::RunSpec { desc: desc.clone(), config: config.clone(), data: data.clone(), device: args.device.clone() };
-    train::fit::write_atomic(&args.out.join("run.json"), serde_json::to_string_pretty(&run_spec)?.as_bytes())?;
+    infer::atomic::write(&args.out.join("run.json"), serde_json::to_string_pretty(&run_spec)?.as_bytes())?;
     let outcome = Trainer { net: &mut net, train: &train_set, valid: valid_set.as_ref(), cfg: config.clone(), dir: args.out.clone(), verbose: true }
         .run(false)?;
     if let Some(last) = outcome.log.iter().rev().find(|e| e.best) {

@@ -108,10 +108,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     eprintln!("train: device {device:?}");
     // Bad data stops the run before anything is written.
-    let (train_set, valid_set) = encode_sets(&spec.desc, &spec.data)?;
+    let (train_set, valid_set) = encode_sets(&spec.desc, &read_split(&spec.data)?)?;
     if !resume {
         prepare_new_dir(&dir)?;
-        train::fit::write_atomic(&dir.join("run.json"), serde_json::to_string_pretty(&spec)?.as_bytes())?;
+        infer::atomic::write(&dir.join("run.json"), serde_json::to_string_pretty(&spec)?.as_bytes())?;
     }
     let mut config = spec.config.clone();
     let one_pass = train_set.len().div_ceil(config.batch_size);
@@ -168,8 +168,10 @@ pub fn prepare_new_dir(dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Reads, splits and encodes the data of a run the same way every time.
-pub fn encode_sets(desc: &ModelDescription, data: &StoredData) -> anyhow::Result<(EncodedSet, Option<EncodedSet>)> {
+/// The records of a run, split into (train, validation) the same way every time.
+pub type SplitRecords = (Vec<infer::input::SeqRecord>, Vec<infer::input::SeqRecord>);
+
+pub fn read_split(data: &StoredData) -> anyhow::Result<SplitRecords> {
     let records = read_records(&data.train, data)?;
     let (train_records, valid_records) = match &data.valid {
         Some(v) => (records, read_records(v, data)?),
@@ -179,6 +181,11 @@ pub fn encode_sets(desc: &ModelDescription, data: &StoredData) -> anyhow::Result
     if train_records.is_empty() {
         return Err(UsageError(format!("{}: no training records", data.train.display())).into());
     }
+    Ok((train_records, valid_records))
+}
+
+/// Encodes split records for the model's preprocessing and objective.
+pub fn encode_sets(desc: &ModelDescription, (train_records, valid_records): &SplitRecords) -> anyhow::Result<(EncodedSet, Option<EncodedSet>)> {
     let pre = &desc.preprocessing;
     let encode = |recs: &[infer::input::SeqRecord]| -> anyhow::Result<EncodedSet> {
         Ok(match desc.architecture.final_ {
@@ -186,7 +193,7 @@ pub fn encode_sets(desc: &ModelDescription, data: &StoredData) -> anyhow::Result
             FinalSpec::Regression { .. } => encode_regression(recs, pre, |r| pre.reverse_from_id(&r.id))?,
         })
     };
-    let train = encode(&train_records)?;
-    let valid = if valid_records.is_empty() { None } else { Some(encode(&valid_records)?) };
+    let train = encode(train_records)?;
+    let valid = if valid_records.is_empty() { None } else { Some(encode(valid_records)?) };
     Ok((train, valid))
 }

@@ -161,18 +161,8 @@ impl Store {
 
     /// Write every tensor under its reference name, in reference order.
     pub fn save_safetensors(&self, path: &Path) -> Result<(), WeightsError> {
-        let file = path.display().to_string();
-        let cpu: Vec<(String, Tensor)> = self
-            .entries
-            .iter()
-            .map(|e| (e.name.clone(), e.tensor.detach().to_device(Device::Cpu).contiguous()))
-            .collect();
-        let tmp = infer::atomic::temp_beside(path)
-            .map_err(|e| WeightsError::Write { file: file.clone(), reason: e.to_string() })?;
-        Tensor::write_safetensors(&cpu, tmp.path())
-            .map_err(|e| WeightsError::Write { file: file.clone(), reason: e.to_string() })?;
-        tmp.persist(path).map_err(|e| WeightsError::Write { file, reason: e.to_string() })?;
-        Ok(())
+        let named: Vec<(String, Tensor)> = self.entries.iter().map(|e| (e.name.clone(), e.tensor.shallow_clone())).collect();
+        write_safetensors(path, &named)
     }
 
     /// Host copies of every tensor, in order (for export and checkpoints).
@@ -190,6 +180,18 @@ impl Store {
             })
             .collect()
     }
+}
+
+/// Writes named tensors (host copies, in the given order) atomically as safetensors.
+pub fn write_safetensors(path: &Path, named: &[(String, Tensor)]) -> Result<(), WeightsError> {
+    let file = path.display().to_string();
+    let write = |reason: String| WeightsError::Write { file: file.clone(), reason };
+    let cpu: Vec<(String, Tensor)> =
+        named.iter().map(|(n, t)| (n.clone(), t.detach().to_device(Device::Cpu).contiguous())).collect();
+    let tmp = infer::atomic::temp_beside(path).map_err(|e| write(e.to_string()))?;
+    Tensor::write_safetensors(&cpu, tmp.path()).map_err(|e| write(e.to_string()))?;
+    tmp.persist(path).map_err(|e| write(e.to_string()))?;
+    Ok(())
 }
 
 fn bytes_of<T: tch::kind::Element + Copy>(t: &Tensor) -> Vec<u8> {

@@ -193,13 +193,13 @@ pub fn encode_regression(
 /// Human lentiMPRA orientation: the README asks for reverse-orientation ids to carry
 /// `_Reversed:` (spec benchmarks.md §3).
 pub fn human_reverse_flag(id: &str) -> bool {
-    id.contains("_Reversed:")
+    id.contains(infer::preprocess::BENCHMARK_REVERSE_MARKERS[0])
 }
 
 /// Drosophila DeepSTARR orientation: the minus-strand marker `_-_` in the ID (the
 /// reference tests for `-_`, which only occurs there; spec benchmarks.md §2).
 pub fn drosophila_reverse_flag(id: &str) -> bool {
-    id.contains("_-_")
+    id.contains(infer::preprocess::BENCHMARK_REVERSE_MARKERS[1])
 }
 
 /// Where a [`BatchSampler`] stands; serialise it with a checkpoint to resume the exact
