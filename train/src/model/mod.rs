@@ -30,13 +30,20 @@ impl PrixFixeNet {
         let first = First::new(&mut store, &desc.architecture.first);
         let core = Core::new(&mut store, &desc.architecture.core);
         let final_ = Final::new(&mut store, &desc.architecture.final_);
-        tch::manual_seed(seed);
-        if device.is_cuda() {
-            tch::Cuda::manual_seed_all(seed as u64);
+        {
+            // The draws come from libtorch's process-wide generator: two networks built
+            // at once on different threads would interleave their draws, so seeding and
+            // drawing happen under one lock.
+            static INIT: std::sync::Mutex<()> = std::sync::Mutex::new(());
+            let _guard = INIT.lock().unwrap_or_else(|e| e.into_inner());
+            tch::manual_seed(seed);
+            if device.is_cuda() {
+                tch::Cuda::manual_seed_all(seed as u64);
+            }
+            first.init();
+            core.init();
+            final_.init();
         }
-        first.init();
-        core.init();
-        final_.init();
         Ok(PrixFixeNet { desc, store, first, core, final_ })
     }
 
