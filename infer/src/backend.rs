@@ -1,5 +1,6 @@
-//! Inference engines behind one trait: tract (pure Rust, the default), ONNX Runtime on
-//! CPU, ONNX Runtime with the CUDA execution provider.
+//! Inference engines behind one trait: tract (pure Rust), ONNX Runtime on CPU, ONNX
+//! Runtime with the CUDA execution provider, and `auto` (the default): ONNX Runtime on
+//! the CPU when its library loads, else tract.
 //!
 //! Every backend runs a model with one float32 input `[rows, channels, length]` and one
 //! output `[rows]` or `[rows, tasks]`, and returns the output flattened row-major.
@@ -16,8 +17,10 @@ use tract_onnx::prelude::*;
 /// Which engine runs the model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum BackendKind {
-    /// tract, pure Rust, no native library needed
+    /// ONNX Runtime on the CPU when its library loads (the faster engine), else tract
     #[default]
+    Auto,
+    /// tract, pure Rust, no native library needed
     Tract,
     /// ONNX Runtime, CPU execution provider
     Ort,
@@ -28,6 +31,7 @@ pub enum BackendKind {
 impl BackendKind {
     pub fn name(self) -> &'static str {
         match self {
+            BackendKind::Auto => "auto",
             BackendKind::Tract => "tract",
             BackendKind::Ort => "ort",
             BackendKind::OrtCuda => "ort-cuda",
@@ -45,6 +49,7 @@ impl FromStr for BackendKind {
     type Err = BackendError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
+            "auto" => Ok(BackendKind::Auto),
             "tract" => Ok(BackendKind::Tract),
             "ort" => Ok(BackendKind::Ort),
             "ort-cuda" => Ok(BackendKind::OrtCuda),
@@ -55,7 +60,7 @@ impl FromStr for BackendKind {
 
 #[derive(Debug, thiserror::Error)]
 pub enum BackendError {
-    #[error("unknown backend {0:?} (expected tract, ort or ort-cuda)")]
+    #[error("unknown backend {0:?} (expected auto, tract, ort or ort-cuda)")]
     UnknownBackend(String),
     #[error("tract cannot load {}: {message}", path.display())]
     TractLoad { path: PathBuf, message: String },
@@ -115,10 +120,44 @@ pub fn open(kind: BackendKind, model: &Path, opts: &BackendOptions) -> Result<Bo
     let threads = if opts.threads == 0 { default_threads() } else { opts.threads };
     let opts = BackendOptions { threads, max_rows: opts.max_rows.max(1), ..*opts };
     Ok(match kind {
+        BackendKind::Auto => open_auto(model, &opts)?,
         BackendKind::Tract => Box::new(TractBackend::open(model, &opts)?),
         BackendKind::Ort => Box::new(OrtBackend::open(model, &opts, false)?),
         BackendKind::OrtCuda => Box::new(OrtBackend::open(model, &opts, true)?),
     })
+}
+
+/// `--backend auto`: ONNX Runtime when its library loads, else tract. Only a missing or
+/// unloadable library falls back; a model ONNX Runtime refuses is reported as such, so
+/// the two engines never silently disagree about what a file means.
+fn open_auto(model: &Path, opts: &BackendOptions) -> Result<Box<dyn Backend>, BackendError> {
+    match ort_environment() {
+        Ok(_) => {
+            let ort = OrtBackend::open(model, opts, false)?;
+            Ok(Box::new(AutoChosen { inner: Box::new(ort), why: "ONNX Runtime found" }))
+        }
+        Err(BackendError::OrtMissing { .. } | BackendError::OrtLoad { .. }) => {
+            let tract = TractBackend::open(model, opts)?;
+            Ok(Box::new(AutoChosen { inner: Box::new(tract), why: "ONNX Runtime not available" }))
+        }
+        Err(other) => Err(other),
+    }
+}
+
+/// The engine `auto` picked, saying so in [`Backend::describe`].
+struct AutoChosen {
+    inner: Box<dyn Backend>,
+    why: &'static str,
+}
+
+impl Backend for AutoChosen {
+    fn run(&mut self, x: &[f32], rows: usize) -> Result<Vec<f32>, BackendError> {
+        self.inner.run(x, rows)
+    }
+
+    fn describe(&self) -> String {
+        format!("{} (--backend auto: {})", self.inner.describe(), self.why)
+    }
 }
 
 /// All cores the process may use.
@@ -144,69 +183,148 @@ fn check_output(rows: usize, got: usize) -> Result<(), BackendError> {
 // ---------------------------------------------------------------------------------------
 // tract
 
-type TractPlan = TypedRunnableModel;
+pub type TractPlan = TypedRunnableModel;
 
-/// tract with the batch dimension fixed at load time: an LSTM with a symbolic batch
-/// panics in `into_optimized()` (tract 0.23), and a concrete shape also lets tract pick
-/// its matrix kernels once. Short batches are zero-padded to the plan's row count and
-/// the padding rows dropped from the output.
+/// tract with the batch dimension fixed per plan: an LSTM with a symbolic batch panics
+/// in `into_optimized()` (tract 0.23), and a concrete shape also lets tract pick its
+/// kernels once. A batch is cut into one slice per thread, and the slices run at the
+/// same time over one shared plan, one thread each: tract spreads only its matrix
+/// products over threads, while slices keep every operator busy (im2col, transposes,
+/// the LSTM's time steps). Plans are built when first needed, for a power-of-two number
+/// of rows up to `max_rows / threads`, so a short batch (the last one, or a one-sequence
+/// input) does not pay for a full one; a slice is zero-padded to its plan's row count
+/// and the padding rows dropped from the output.
 pub struct TractBackend {
-    plan: Arc<TractPlan>,
+    path: PathBuf,
+    /// The parsed (and rewritten) graph, with its batch dimension still open.
+    model: InferenceModel,
+    /// Optimised plans by rows per slice, at most `slice_rows`.
+    plans: Vec<(usize, Arc<TractPlan>)>,
     opts: BackendOptions,
-    padded: Vec<f32>,
+    slice_rows: usize,
 }
 
 impl TractBackend {
     pub fn open(model: &Path, opts: &BackendOptions) -> Result<TractBackend, BackendError> {
+        let slice_rows = opts.max_rows.div_ceil(opts.threads.max(1)).max(1);
+        let parsed = Self::parse(model, true)?;
+        Ok(TractBackend { path: model.to_path_buf(), model: parsed, plans: Vec::new(), opts: *opts, slice_rows })
+    }
+
+    fn parse(model: &Path, rewrite: bool) -> Result<InferenceModel, BackendError> {
         let err = |e: TractError| BackendError::TractLoad { path: model.to_path_buf(), message: format!("{e:#}") };
+        let onnx = tract_onnx::onnx();
+        let mut proto = onnx.proto_model_for_path(model).map_err(err)?;
+        if rewrite {
+            crate::rewrite::for_tract(&mut proto);
+        }
+        onnx.model_for_proto_model(&proto).map_err(err)
+    }
+
+    fn optimise(model: InferenceModel, path: &Path, opts: &BackendOptions) -> Result<Arc<TractPlan>, BackendError> {
+        let err = |e: TractError| BackendError::TractLoad { path: path.to_path_buf(), message: format!("{e:#}") };
         let fact = f32::fact([opts.max_rows, opts.channels, opts.length]);
-        let optimized = tract_onnx::onnx()
-            .model_for_path(model)
-            .map_err(err)?
-            .with_input_fact(0, fact.into())
-            .map_err(err)?
-            .into_optimized()
-            .map_err(err)?;
+        let optimized = model.with_input_fact(0, fact.into()).map_err(err)?.into_optimized().map_err(err)?;
         let executor = if opts.threads > 1 {
             Some(tract_linalg::multithread::Executor::multithread(opts.threads))
         } else {
             None
         };
         let run_options = RunOptions { executor, ..Default::default() };
-        let plan = optimized.into_runnable_with_options(&run_options).map_err(err)?;
-        Ok(TractBackend { plan, opts: *opts, padded: Vec::new() })
+        optimized.into_runnable_with_options(&run_options).map_err(err)
+    }
+
+    /// The plan for slices of `rows` rows, built on first use.
+    fn plan(&mut self, rows: usize) -> Result<Arc<TractPlan>, BackendError> {
+        if let Some((_, plan)) = self.plans.iter().find(|(r, _)| *r == rows) {
+            return Ok(plan.clone());
+        }
+        let opts = BackendOptions { max_rows: rows, threads: 1, ..self.opts };
+        let plan = Self::optimise(self.model.clone(), &self.path, &opts)?;
+        self.plans.push((rows, plan.clone()));
+        Ok(plan)
+    }
+
+    /// The optimised, runnable plan for batches of exactly `opts.max_rows` rows, with the
+    /// graph rewrites of [`crate::rewrite`]; with `opts.threads > 1` tract's own
+    /// multithreaded executor runs its matrix products.
+    pub fn load_plan(model: &Path, opts: &BackendOptions) -> Result<Arc<TractPlan>, BackendError> {
+        Self::load_plan_with(model, opts, true)
+    }
+
+    /// As [`Self::load_plan`]; `rewrite: false` gives tract the graph as written (to
+    /// measure and test the rewrites).
+    pub fn load_plan_with(model: &Path, opts: &BackendOptions, rewrite: bool) -> Result<Arc<TractPlan>, BackendError> {
+        Self::optimise(Self::parse(model, rewrite)?, model, opts)
+    }
+}
+
+impl TractBackend {
+    /// Runs one slice of at most `slice_rows` rows and returns its output rows.
+    fn run_slice(plan: &Arc<TractPlan>, x: &[f32], rows: usize, slice_rows: usize, opts: &BackendOptions) -> Result<Vec<f32>, BackendError> {
+        let row_len = opts.channels * opts.length;
+        let shape = [slice_rows, opts.channels, opts.length];
+        let input = if rows == slice_rows {
+            Tensor::from_shape(&shape, x)
+        } else {
+            let mut padded = x.to_vec();
+            padded.resize(slice_rows * row_len, 0.0);
+            Tensor::from_shape(&shape, &padded)
+        };
+        let run_err = |e: TractError| BackendError::TractRun(format!("{e:#}"));
+        let input = input.map_err(run_err)?;
+        let outputs = plan.run(tvec!(input.into_tvalue())).map_err(run_err)?;
+        let out = outputs[0]
+            .try_as_plain_ram()
+            .and_then(|v| v.as_slice::<f32>())
+            .map_err(|e| BackendError::TractRun(format!("output is not a float32 tensor: {e:#}")))?;
+        check_output(slice_rows, out.len())?;
+        let per_row = out.len() / slice_rows;
+        Ok(out[..rows * per_row].to_vec())
     }
 }
 
 impl Backend for TractBackend {
     fn run(&mut self, x: &[f32], rows: usize) -> Result<Vec<f32>, BackendError> {
         check_batch(x, rows, &self.opts)?;
-        let shape = [self.opts.max_rows, self.opts.channels, self.opts.length];
-        let input = if rows == self.opts.max_rows {
-            Tensor::from_shape(&shape, x)
-        } else {
-            self.padded.clear();
-            self.padded.extend_from_slice(x);
-            self.padded.resize(shape.iter().product(), 0.0);
-            Tensor::from_shape(&shape, &self.padded)
+        if rows == 0 {
+            return Ok(Vec::new());
         }
-        .map_err(|e| BackendError::TractRun(format!("{e:#}")))?;
-        let outputs = self.plan.run(tvec!(input.into_tvalue())).map_err(|e| BackendError::TractRun(format!("{e:#}")))?;
-        let out = outputs[0]
-            .try_as_plain_ram()
-            .and_then(|v| v.as_slice::<f32>())
-            .map_err(|e| BackendError::TractRun(format!("output is not a float32 tensor: {e:#}")))?;
-        check_output(self.opts.max_rows, out.len())?;
-        let per_row = out.len() / self.opts.max_rows;
-        Ok(out[..rows * per_row].to_vec())
+        let row_len = self.opts.channels * self.opts.length;
+        let per_thread = rows.div_ceil(self.opts.threads.max(1));
+        let slice_rows = per_thread.next_power_of_two().min(self.slice_rows);
+        let plan = &self.plan(slice_rows)?;
+        let opts = &self.opts;
+        let slices: Vec<(&[f32], usize)> =
+            x.chunks(slice_rows * row_len).map(|c| (c, c.len() / row_len.max(1))).collect();
+        let results: Vec<Result<Vec<f32>, BackendError>> = match slices.as_slice() {
+            [] => return Ok(Vec::new()),
+            [(x, n)] => vec![Self::run_slice(plan, x, *n, slice_rows, opts)],
+            _ => std::thread::scope(|scope| {
+                let workers: Vec<_> = slices
+                    .iter()
+                    .map(|&(x, n)| scope.spawn(move || Self::run_slice(plan, x, n, slice_rows, opts)))
+                    .collect();
+                workers
+                    .into_iter()
+                    .map(|w| w.join().unwrap_or_else(|_| Err(BackendError::TractRun("a tract worker panicked".into()))))
+                    .collect()
+            }),
+        };
+        let mut out = Vec::new();
+        for r in results {
+            out.extend(r?);
+        }
+        Ok(out)
     }
 
     fn describe(&self) -> String {
         format!(
-            "tract on the CPU, {} thread{}, {} rows per pass",
+            "tract on the CPU, {} thread{}, {} rows per pass{}",
             self.opts.threads,
             if self.opts.threads == 1 { "" } else { "s" },
-            self.opts.max_rows
+            self.opts.max_rows,
+            if self.slice_rows < self.opts.max_rows { format!(" in slices of {} at most", self.slice_rows) } else { String::new() }
         )
     }
 }
@@ -303,6 +421,11 @@ impl OrtBackend {
             .with_optimization_level(GraphOptimizationLevel::All)
             .map_err(|e| session_err(e.to_string()))?
             .with_intra_threads(opts.threads)
+            .map_err(|e| session_err(e.to_string()))?
+            // Idle pool threads sleep instead of spinning: on shared cores (clusters,
+            // laptops doing other work) spinning burns the CPU the other threads need,
+            // and the batches here are long enough that waking costs nothing measurable.
+            .with_intra_op_spinning(false)
             .map_err(|e| session_err(e.to_string()))?;
         if cuda {
             // Without error_on_failure ONNX Runtime logs and quietly runs on the CPU.

@@ -2,7 +2,8 @@
 //!
 //! `input` reads sequence files of every supported format, `preprocess` turns a raw
 //! sequence into the model's input tensor exactly as the reference pipeline does,
-//! `backend` runs ONNX models (tract or ONNX Runtime), `scorer` ties them together,
+//! `backend` runs ONNX models (tract or ONNX Runtime), `rewrite` reshapes graphs into
+//! forms tract runs fast, `scorer` ties them together,
 //! and `eval` computes the DREAM challenge metrics.
 
 pub mod atomic;
@@ -10,7 +11,9 @@ pub mod backend;
 pub mod eval;
 pub mod input;
 pub mod onnx;
+pub mod precision;
 pub mod preprocess;
+pub mod rewrite;
 pub mod scorer;
 
 pub use preprocess::Preprocessing;

@@ -34,7 +34,7 @@ pub struct ScorerOptions {
 
 impl Default for ScorerOptions {
     fn default() -> Self {
-        ScorerOptions { backend: BackendKind::Tract, batch_size: 256, threads: 0, rc_average: None }
+        ScorerOptions { backend: BackendKind::Auto, batch_size: 256, threads: 0, rc_average: None }
     }
 }
 

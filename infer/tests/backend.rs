@@ -42,6 +42,8 @@ fn tract_matches_hand_computed_cnn() {
     let (model, path) = write_cnn(dir.path());
     run_backend(BackendKind::Tract, &model, &path, 8, 5, 1);
     run_backend(BackendKind::Tract, &model, &path, 4, 4, 2);
+    // Three slices of 3 rows: two full, the last padded, or fewer for short batches.
+    run_backend(BackendKind::Tract, &model, &path, 7, 5, 3);
 }
 
 #[test]
@@ -128,7 +130,7 @@ fn ort_cuda_without_cuda_fails_clearly() {
 
 #[test]
 fn backend_names_parse() {
-    for kind in [BackendKind::Tract, BackendKind::Ort, BackendKind::OrtCuda] {
+    for kind in [BackendKind::Auto, BackendKind::Tract, BackendKind::Ort, BackendKind::OrtCuda] {
         assert_eq!(kind.name().parse::<BackendKind>().unwrap(), kind);
     }
     assert!("cuda".parse::<BackendKind>().is_err());

@@ -218,7 +218,7 @@ fn cli_scores_stdin_in_order_with_header() {
     let pre = support::dream_preprocessing();
     let seqs = support::demo_sequences(2 * 3 + 1);
     let mut cmd = infer_cmd();
-    cmd.args(["score", "--model"]).arg(&path).args(["--input", "-", "--batch-size", "3", "--threads", "1"]);
+    cmd.args(["score", "--model"]).arg(&path).args(["--input", "-", "--batch-size", "3", "--threads", "1", "--backend", "tract"]);
     let out = run(cmd, Some(&fasta(&seqs)));
     assert_eq!(out.code, 0, "stderr: {}", out.stderr);
     let (header, ids, values) = parse_tsv(&out.stdout);
@@ -331,10 +331,38 @@ fn cli_missing_onnxruntime_says_how_to_get_it() {
     let out = run(cmd, None);
     assert_eq!(out.code, 1, "stderr: {}", out.stderr);
     assert!(out.stderr.contains("ORT_DYLIB_PATH") && out.stderr.contains("scripts/setup.sh"), "stderr: {}", out.stderr);
-    // tract needs no native library at all.
+    // tract needs no native library at all: the default (auto) falls back to it and says so.
     let mut cmd = infer_cmd();
     cmd.args(["score", "--model"]).arg(&path).arg("--input").arg(&input);
     cmd.env("ORT_DYLIB_PATH", dir.path().join("no-such-libonnxruntime.so"));
     let out = run(cmd, None);
     assert_eq!(out.code, 0, "stderr: {}", out.stderr);
+    assert!(out.stderr.contains("on tract") && out.stderr.contains("--backend auto"), "stderr: {}", out.stderr);
+}
+
+#[test]
+fn cli_default_backend_is_onnx_runtime_when_its_library_loads() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, path) = cnn_model(dir.path());
+    let input = dir.path().join("in.fa");
+    let seqs = support::demo_sequences(3);
+    std::fs::write(&input, fasta(&seqs)).unwrap();
+    let score = |backend: Option<&str>| {
+        let mut cmd = infer_cmd();
+        cmd.args(["score", "--model"]).arg(&path).arg("--input").arg(&input);
+        if let Some(b) = backend {
+            cmd.args(["--backend", b]);
+        }
+        let out = run(cmd, None);
+        assert_eq!(out.code, 0, "stderr: {}", out.stderr);
+        out
+    };
+    let auto = score(None);
+    assert!(
+        auto.stderr.contains("ONNX Runtime") && auto.stderr.contains("--backend auto: ONNX Runtime found"),
+        "stderr: {}",
+        auto.stderr
+    );
+    assert_eq!(auto.stdout, score(Some("ort")).stdout);
+    assert!(score(Some("tract")).stderr.contains("on tract"));
 }

@@ -44,7 +44,7 @@ pub struct Args {
     #[arg(long, value_name = "FILE", requires = "model")]
     pub save_predictions: Option<PathBuf>,
     /// With --model: inference engine
-    #[arg(long, value_enum, default_value_t = BackendKind::Tract)]
+    #[arg(long, value_enum, default_value_t = BackendKind::Auto)]
     pub backend: BackendKind,
     /// With --model: sequences per forward pass
     #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..))]

@@ -30,7 +30,7 @@ pub struct Args {
     #[arg(long, short)]
     output: Option<PathBuf>,
     /// Inference engine
-    #[arg(long, value_enum, default_value_t = BackendKind::Tract)]
+    #[arg(long, value_enum, default_value_t = BackendKind::Auto)]
     backend: BackendKind,
     /// Sequences per forward pass (two network rows each with reverse-complement averaging)
     #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..))]
