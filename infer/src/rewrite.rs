@@ -32,6 +32,89 @@ pub fn for_tract(model: &mut pb::ModelProto) -> Rewrites {
     Rewrites { batch_norms_folded: fold_batch_norms(graph), grouped_convs_lowered: lower_small_grouped_convs(graph) }
 }
 
+const FLOAT: i32 = pb::tensor_proto::DataType::Float as i32;
+const INT64: i32 = pb::tensor_proto::DataType::Int64 as i32;
+
+/// A float32 constant of the graph: its shape and values.
+fn constant_f32(graph: &pb::GraphProto, name: &str) -> Option<(Vec<i64>, Vec<f32>)> {
+    let t = graph.initializer.iter().find(|t| t.name == name)?;
+    if t.data_type != FLOAT || t.segment.is_some() || !t.external_data.is_empty() {
+        return None;
+    }
+    let n: i64 = t.dims.iter().product();
+    let values: Vec<f32> = if !t.raw_data.is_empty() {
+        t.raw_data.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
+    } else {
+        t.float_data.clone()
+    };
+    (values.len() as i64 == n).then(|| (t.dims.clone(), values))
+}
+
+fn attr<'a>(node: &'a pb::NodeProto, name: &str) -> Option<&'a pb::AttributeProto> {
+    node.attribute.iter().find(|a| a.name == name)
+}
+
+/// Names already used anywhere in the graph, to mint new ones.
+struct Names(HashSet<String>);
+
+impl Names {
+    fn of(graph: &pb::GraphProto) -> Names {
+        let mut set = HashSet::new();
+        set.extend(graph.initializer.iter().map(|t| t.name.clone()));
+        set.extend(graph.input.iter().chain(&graph.output).chain(&graph.value_info).map(|v| v.name.clone()));
+        for n in &graph.node {
+            set.extend(n.input.iter().chain(&n.output).cloned());
+            set.insert(n.name.clone());
+        }
+        Names(set)
+    }
+
+    fn fresh(&mut self, prefix: &str) -> String {
+        let mut candidate = prefix.to_string();
+        let mut k = 1;
+        while self.0.contains(&candidate) {
+            candidate = format!("{prefix}_{k}");
+            k += 1;
+        }
+        self.0.insert(candidate.clone());
+        candidate
+    }
+}
+
+fn tensor_f32(name: String, dims: Vec<i64>, values: &[f32]) -> pb::TensorProto {
+    pb::TensorProto {
+        dims,
+        data_type: FLOAT,
+        name,
+        raw_data: values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+        ..Default::default()
+    }
+}
+
+fn tensor_i64(name: String, dims: Vec<i64>, values: &[i64]) -> pb::TensorProto {
+    pb::TensorProto {
+        dims,
+        data_type: INT64,
+        name,
+        raw_data: values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+        ..Default::default()
+    }
+}
+
+/// How many times each value is read (node inputs and graph outputs).
+fn readers(graph: &pb::GraphProto) -> HashMap<String, usize> {
+    let mut count = HashMap::new();
+    for n in &graph.node {
+        for i in n.input.iter().filter(|i| !i.is_empty()) {
+            *count.entry(i.clone()).or_default() += 1;
+        }
+    }
+    for o in &graph.output {
+        *count.entry(o.name.clone()).or_default() += 1;
+    }
+    count
+}
+
 /// Folds `BatchNormalization(Conv(x, W, b))` into `Conv(x, W', b')`: per output channel
 /// `a = scale / sqrt(var + eps)`, `W' = W a`, `b' = (b - mean) a + beta`, computed in f64.
 /// Returns how many were folded.
