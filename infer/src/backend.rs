@@ -259,6 +259,7 @@ static ORT_ENV: OnceLock<Result<(ort::environment::Environment, PathBuf), OrtIni
 fn ort_environment() -> Result<&'static ort::environment::Environment, BackendError> {
     let env = ORT_ENV.get_or_init(|| {
         let path = ort_library_path().map_err(|tried| OrtInitFailure::Missing { tried })?;
+        disable_ort_telemetry();
         let builder = ort::init_from(&path).map_err(|e| OrtInitFailure::Load { message: e.to_string() })?;
         let env = builder
             .with_name("infer")
@@ -271,6 +272,21 @@ fn ort_environment() -> Result<&'static ort::environment::Environment, BackendEr
         Ok((env, _)) => Ok(env),
         Err(OrtInitFailure::Missing { tried }) => Err(BackendError::OrtMissing { tried: tried.clone() }),
         Err(OrtInitFailure::Load { message }) => Err(BackendError::OrtLoad { message: message.clone() }),
+    }
+}
+
+/// ONNX Runtime 1.29+ on Linux keeps a device id in
+/// `~/.cache/Microsoft/DeveloperTools/.onnxruntime/onnxruntime.db` and queues events
+/// (with error messages and paths) for upload as soon as its environment is created,
+/// before `DisableTelemetryEvents` (what `with_telemetry(false)` calls) can run. Only
+/// `ORT_DISABLE_TELEMETRY`, read at that creation, stops it; users score unpublished
+/// sequences, so it is set unless the user set it. Called once, before ONNX Runtime is
+/// loaded and before the backends start their threads.
+pub const ORT_TELEMETRY_VAR: &str = "ORT_DISABLE_TELEMETRY";
+
+fn disable_ort_telemetry() {
+    if std::env::var_os(ORT_TELEMETRY_VAR).is_none() {
+        std::env::set_var(ORT_TELEMETRY_VAR, "1");
     }
 }
 
