@@ -8,12 +8,12 @@ mkdir -p $C/pth $C/safetensors $C/onnx $C/input $C/zoo_index $C/model_json
 python3 fuzz/make_pth_seeds.py $C/pth
 cp $S/fixtures/checkpoints/lightning_small_state_dict.safetensors $C/safetensors/
 for f in $S/fixtures/prixfixe/*_io.safetensors $S/fixtures/submissions/*/io.safetensors $S/fixtures/submissions/deepgxp/tta.safetensors; do
-  cp "$f" "$C/safetensors/$(echo "$f" | tr / _)"
+  cp "$f" "$C/safetensors/$(basename "$(dirname "$f")")_$(basename "$f")"
 done
 # Tiny ONNX models with this project's metadata (the real ones are 8-36 MB).
-INFER_FUZZ_SEEDS=$PWD/$C/onnx cargo test -q -p infer --test fuzz_replay -- --ignored write_onnx_seeds
+python3 fuzz/make_onnx_seeds.py $C/onnx weights/dream-cnn/0.1.0/model.json
 cp weights/index.json $C/zoo_index/weights_index.json
-for m in weights/*/*/model.json; do cp "$m" "$C/model_json/$(echo "$m" | tr / _)"; done
+for m in weights/*/*/model.json; do cp "$m" "$C/model_json/$(echo "$m" | cut -d/ -f2)_model.json"; done
 python3 - "$C/model_json" weights/*/*/model.json <<'PY'
 import json, sys
 out = sys.argv[1]
@@ -39,5 +39,4 @@ awk 'NR%2==0 {print "@r" NR; print; print "+"; gsub(/./, "I"); print}' examples/
 seed fastq 2 /tmp/fuzz-seed.fq
 printf 'id,seq,value\nr1,ACGT,1.5\nr2,"GGCA",2\n' > /tmp/fuzz-seed.csv
 seed table_csv 60 /tmp/fuzz-seed.csv
-ls $C/* | head -100 >/dev/null
 for d in $C/*; do echo "$d: $(ls $d | wc -l) seeds"; done
