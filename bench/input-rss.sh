@@ -7,7 +7,10 @@
 # Model: infer/examples/tiny_model.rs (DREAM preprocessing, one 1x1 conv and a mean)
 # on tract, so the input path, not the network, is measured.
 #
-# Environment: SMALL [10000], LARGE [10000000], THREADS [1], NO_BUILD=1 to skip cargo.
+# Environment: SMALL [10000], LARGE [10000000], THREADS [1], NO_BUILD=1 to skip cargo,
+# INFER (an infer binary to use instead of target/release/infer), TINY_MODEL (an ONNX
+# file to use instead of building the example; fuzz/make_onnx_seeds.py writes the same
+# network without cargo).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -20,8 +23,8 @@ if [ "${NO_BUILD:-}" != 1 ]; then
   cargo build -q --release -p infer --bin infer --example tiny_model
 fi
 target=${CARGO_TARGET_DIR:-$root/target}
-infer=$target/release/infer
-"$target/release/examples/tiny_model" "$work/tiny.onnx"
+infer=${INFER:-$target/release/infer}
+if [ -n "${TINY_MODEL:-}" ]; then cp "$TINY_MODEL" "$work/tiny.onnx"; else "$target/release/examples/tiny_model" "$work/tiny.onnx"; fi
 
 seq150=$(printf 'ACGT%.0s' $(seq 1 40) | cut -c1-150)
 records() { # n: FASTA records on stdout

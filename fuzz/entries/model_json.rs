@@ -23,7 +23,8 @@ fn exercise(pre: &Preprocessing) {
     if pre.input_size() > 1 << 16 {
         return;
     }
-    let mut x = vec![0f32; pre.input_size()];
+    // encode_for_scoring's documented contract: room for every input of one sequence.
+    let mut x = vec![0f32; pre.input_size() * pre.inputs_per_sequence()];
     for seq in [&b"A"[..], b"ACGTNacgtn", &[b'G'; 300][..]] {
         let _ = pre.encode_for_scoring(seq, &mut x);
         for reverse in [false, true] {

@@ -28,7 +28,7 @@ pub fn run(data: &[u8]) {
     let Ok(mut engine) = backend::open(BackendKind::Tract, &path, &opts) else { return };
     let mut x = vec![0f32; pre.input_size() * pre.inputs_per_sequence()];
     let seq = vec![b'A'; pre.length.min(8).max(1)];
-    if pre.encode_for_scoring(&seq, &mut x[..pre.input_size()]).is_err() {
+    if pre.encode_for_scoring(&seq, &mut x).is_err() {
         return;
     }
     let _ = engine.run(&x, pre.inputs_per_sequence());
