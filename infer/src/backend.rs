@@ -158,6 +158,22 @@ pub struct TractBackend {
 
 impl TractBackend {
     pub fn open(model: &Path, opts: &BackendOptions) -> Result<TractBackend, BackendError> {
+        // tract-onnx panics on some malformed graphs (an output that no node produces:
+        // fuzz/regressions/onnx/); a bad model file must be an error, not a crash.
+        std::panic::catch_unwind(|| Self::open_unguarded(model, opts)).unwrap_or_else(|panic| {
+            let why = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            Err(BackendError::TractLoad {
+                path: model.to_path_buf(),
+                message: format!("not a model tract can read (tract failed: {why})"),
+            })
+        })
+    }
+
+    fn open_unguarded(model: &Path, opts: &BackendOptions) -> Result<TractBackend, BackendError> {
         let err = |e: TractError| BackendError::TractLoad { path: model.to_path_buf(), message: format!("{e:#}") };
         let fact = f32::fact([opts.max_rows, opts.channels, opts.length]);
         let optimized = tract_onnx::onnx()
