@@ -208,7 +208,9 @@ impl Backend for TractBackend {
         }
         .map_err(|e| BackendError::TractRun(format!("{e:#}")))?;
         let outputs = self.plan.run(tvec!(input.into_tvalue())).map_err(|e| BackendError::TractRun(format!("{e:#}")))?;
-        let out = outputs[0]
+        // A graph may declare no output at all (found by fuzzing).
+        let first = outputs.first().ok_or_else(|| BackendError::TractRun("the model has no output".to_string()))?;
+        let out = first
             .try_as_plain_ram()
             .and_then(|v| v.as_slice::<f32>())
             .map_err(|e| BackendError::TractRun(format!("output is not a float32 tensor: {e:#}")))?;
@@ -365,7 +367,8 @@ impl Backend for OrtBackend {
         let shape = [rows, self.opts.channels, self.opts.length];
         let input = ort::value::TensorRef::from_array_view((shape, x)).map_err(err)?;
         let outputs = self.session.run(ort::inputs![input]).map_err(err)?;
-        let (_, out) = outputs[0].try_extract_tensor::<f32>().map_err(err)?;
+        let first = outputs.values().next().ok_or_else(|| BackendError::OrtRun("the model has no output".to_string()))?;
+        let (_, out) = first.try_extract_tensor::<f32>().map_err(err)?;
         check_output(rows, out.len())?;
         Ok(out.to_vec())
     }
