@@ -211,7 +211,28 @@ impl TractBackend {
         Ok(TractBackend { path: model.to_path_buf(), model: parsed, plans: Vec::new(), opts: *opts, slice_rows })
     }
 
+    /// tract-onnx panics on some malformed graphs (an output that no node produces:
+    /// fuzz/regressions/onnx/); a bad model file must be an error, not a crash. Both
+    /// parsing and optimising run under this guard.
+    fn guarded<T>(model: &Path, f: impl FnOnce() -> Result<T, BackendError>) -> Result<T, BackendError> {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|panic| {
+            let why = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            Err(BackendError::TractLoad {
+                path: model.to_path_buf(),
+                message: format!("not a model tract can read (tract failed: {why})"),
+            })
+        })
+    }
+
     fn parse(model: &Path, rewrite: bool) -> Result<InferenceModel, BackendError> {
+        Self::guarded(model, || Self::parse_unguarded(model, rewrite))
+    }
+
+    fn parse_unguarded(model: &Path, rewrite: bool) -> Result<InferenceModel, BackendError> {
         let err = |e: TractError| BackendError::TractLoad { path: model.to_path_buf(), message: format!("{e:#}") };
         let onnx = tract_onnx::onnx();
         let mut proto = onnx.proto_model_for_path(model).map_err(err)?;
@@ -222,6 +243,10 @@ impl TractBackend {
     }
 
     fn optimise(model: InferenceModel, path: &Path, opts: &BackendOptions) -> Result<Arc<TractPlan>, BackendError> {
+        Self::guarded(path, || Self::optimise_unguarded(model, path, opts))
+    }
+
+    fn optimise_unguarded(model: InferenceModel, path: &Path, opts: &BackendOptions) -> Result<Arc<TractPlan>, BackendError> {
         let err = |e: TractError| BackendError::TractLoad { path: path.to_path_buf(), message: format!("{e:#}") };
         let fact = f32::fact([opts.max_rows, opts.channels, opts.length]);
         let optimized = model.with_input_fact(0, fact.into()).map_err(err)?.into_optimized().map_err(err)?;
@@ -274,7 +299,9 @@ impl TractBackend {
         let run_err = |e: TractError| BackendError::TractRun(format!("{e:#}"));
         let input = input.map_err(run_err)?;
         let outputs = plan.run(tvec!(input.into_tvalue())).map_err(run_err)?;
-        let out = outputs[0]
+        // A graph may declare no output at all (found by fuzzing).
+        let first = outputs.first().ok_or_else(|| BackendError::TractRun("the model has no output".to_string()))?;
+        let out = first
             .try_as_plain_ram()
             .and_then(|v| v.as_slice::<f32>())
             .map_err(|e| BackendError::TractRun(format!("output is not a float32 tensor: {e:#}")))?;
@@ -377,6 +404,7 @@ static ORT_ENV: OnceLock<Result<(ort::environment::Environment, PathBuf), OrtIni
 fn ort_environment() -> Result<&'static ort::environment::Environment, BackendError> {
     let env = ORT_ENV.get_or_init(|| {
         let path = ort_library_path().map_err(|tried| OrtInitFailure::Missing { tried })?;
+        disable_ort_telemetry();
         let builder = ort::init_from(&path).map_err(|e| OrtInitFailure::Load { message: e.to_string() })?;
         let env = builder
             .with_name("infer")
@@ -389,6 +417,21 @@ fn ort_environment() -> Result<&'static ort::environment::Environment, BackendEr
         Ok((env, _)) => Ok(env),
         Err(OrtInitFailure::Missing { tried }) => Err(BackendError::OrtMissing { tried: tried.clone() }),
         Err(OrtInitFailure::Load { message }) => Err(BackendError::OrtLoad { message: message.clone() }),
+    }
+}
+
+/// ONNX Runtime 1.29+ on Linux keeps a device id in
+/// `~/.cache/Microsoft/DeveloperTools/.onnxruntime/onnxruntime.db` and queues events
+/// (with error messages and paths) for upload as soon as its environment is created,
+/// before `DisableTelemetryEvents` (what `with_telemetry(false)` calls) can run. Only
+/// `ORT_DISABLE_TELEMETRY`, read at that creation, stops it; users score unpublished
+/// sequences, so it is set unless the user set it. Called once, before ONNX Runtime is
+/// loaded and before the backends start their threads.
+pub const ORT_TELEMETRY_VAR: &str = "ORT_DISABLE_TELEMETRY";
+
+fn disable_ort_telemetry() {
+    if std::env::var_os(ORT_TELEMETRY_VAR).is_none() {
+        std::env::set_var(ORT_TELEMETRY_VAR, "1");
     }
 }
 
@@ -456,7 +499,8 @@ impl Backend for OrtBackend {
         let shape = [rows, self.opts.channels, self.opts.length];
         let input = ort::value::TensorRef::from_array_view((shape, x)).map_err(err)?;
         let outputs = self.session.run(ort::inputs![input]).map_err(err)?;
-        let (_, out) = outputs[0].try_extract_tensor::<f32>().map_err(err)?;
+        let first = outputs.values().next().ok_or_else(|| BackendError::OrtRun("the model has no output".to_string()))?;
+        let (_, out) = first.try_extract_tensor::<f32>().map_err(err)?;
         check_output(rows, out.len())?;
         Ok(out.to_vec())
     }

@@ -6,7 +6,6 @@
 //! make `zoo list` unusable, yet nothing from that entry ever touches the disk.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use semver::Version;
@@ -151,17 +150,8 @@ impl Index {
 
     /// Replaces `path` atomically: readers see the old or the new index, never half.
     pub fn save_atomic(&self, path: &Path) -> Result<()> {
-        let dir = path.parent().unwrap_or(Path::new("."));
-        let mut tmp = tempfile::Builder::new()
-            .prefix(".index.json.")
-            .tempfile_in(dir)
-            .map_err(|e| ZooError::io("cannot create a temporary file in", dir, e))?;
-        tmp.write_all(self.to_json_pretty().as_bytes())
-            .and_then(|_| tmp.as_file().sync_all())
-            .map_err(|e| ZooError::io("cannot write", tmp.path().to_path_buf(), e))?;
-        tmp.persist(path)
-            .map_err(|e| ZooError::io("cannot replace", path, e.error))?;
-        Ok(())
+        crate::atomic::write(path, self.to_json_pretty().as_bytes())
+            .map_err(|e| ZooError::io("cannot write", path, e))
     }
 
     /// The version a spec means and its entry.

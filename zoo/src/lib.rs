@@ -12,6 +12,7 @@
 //! holding verified copies, pulling them first if needed. See [`layout`] for the cache
 //! layout and [`index`] for the index schema.
 
+pub mod atomic;
 pub mod error;
 mod fetch;
 pub mod hash;

@@ -17,6 +17,8 @@ pub const CARD_FILE: &str = "card.json";
 /// Model description written by `train export`; its `architecture` and `preprocessing`
 /// keys are copied into the card.
 pub const MODEL_JSON: &str = "model.json";
+/// In a published version directory until its index entry is written.
+const INCOMPLETE_MARKER: &str = ".publishing-incomplete";
 
 #[derive(Debug, Clone)]
 pub struct Published {
@@ -71,6 +73,17 @@ pub fn publish(
         Index::default()
     };
     let target = registry_dir.join(name).join(version.to_string());
+    // A publish killed between moving the files into place and writing the index leaves
+    // a version directory the index does not list, marked incomplete; under the lock it
+    // can only be such a remain, and it would block every retry.
+    let in_index = index.models.get(name).is_some_and(|m| m.versions.contains_key(version));
+    if target.join(INCOMPLETE_MARKER).exists() {
+        if in_index {
+            let _ = std::fs::remove_file(target.join(INCOMPLETE_MARKER));
+        } else {
+            std::fs::remove_dir_all(&target).map_err(|e| ZooError::io("cannot remove the remains of an interrupted publish", &target, e))?;
+        }
+    }
     let already = index
         .models
         .get(name)
@@ -85,10 +98,25 @@ pub fn publish(
 
     let model_dir = registry_dir.join(name);
     std::fs::create_dir_all(&model_dir).map_err(|e| ZooError::io("cannot create", &model_dir, e))?;
+    // Staging directories of publishes killed before their rename (we hold the lock).
+    if let Ok(entries) = std::fs::read_dir(&model_dir) {
+        for e in entries.flatten() {
+            if e.file_name().to_string_lossy().starts_with(".publishing-") {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+    }
     let staging = tempfile::Builder::new()
         .prefix(".publishing-")
         .tempdir_in(&model_dir)
         .map_err(|e| ZooError::io("cannot create a staging directory in", &model_dir, e))?;
+    // tempfile makes the directory owner-only; a published version is for everyone.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(staging.path(), std::fs::Permissions::from_mode(0o755))
+            .map_err(|e| ZooError::io("cannot set permissions of", staging.path(), e))?;
+    }
     let mut files = BTreeMap::new();
     for (rel_name, src) in &sources {
         let dst = staging.path().join(rel_name);
@@ -105,6 +133,8 @@ pub fn publish(
             },
         );
     }
+    let marker = staging.path().join(INCOMPLETE_MARKER);
+    File::create(&marker).map_err(|e| ZooError::io("cannot create", &marker, e))?;
     let staged = staging.keep();
     if let Err(e) = std::fs::rename(&staged, &target) {
         let _ = std::fs::remove_dir_all(&staged);
@@ -124,6 +154,7 @@ pub fn publish(
         let _ = std::fs::remove_dir_all(&target);
         return Err(e);
     }
+    let _ = std::fs::remove_file(target.join(INCOMPLETE_MARKER));
     Ok(Published {
         name: name.to_string(),
         version: version.clone(),

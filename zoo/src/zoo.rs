@@ -702,19 +702,12 @@ fn list_dir(dir: &Path) -> Result<Vec<String>> {
 }
 
 pub(crate) fn write_json_atomic<T: Serialize>(path: &Path, value: &T) -> Result<()> {
-    use std::io::Write;
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(|e| ZooError::io("cannot create", dir, e))?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".tmp-")
-        .tempfile_in(dir)
-        .map_err(|e| ZooError::io("cannot create a temporary file in", dir, e))?;
-    let mut text = serde_json::to_vec_pretty(value).expect("serialisable");
+    let mut text = serde_json::to_vec_pretty(value)
+        .map_err(|e| ZooError::io("cannot serialise", path, std::io::Error::other(e)))?;
     text.push(b'\n');
-    tmp.write_all(&text)
-        .map_err(|e| ZooError::io("cannot write", tmp.path().to_path_buf(), e))?;
-    tmp.persist(path).map_err(|e| ZooError::io("cannot replace", path, e.error))?;
-    Ok(())
+    crate::atomic::write(path, &text).map_err(|e| ZooError::io("cannot write", path, e))
 }
 
 #[cfg(test)]

@@ -40,6 +40,18 @@ pub struct InputArgs {
     /// Skip invalid records (counted and reported) instead of stopping at the first one
     #[arg(long)]
     pub skip_invalid: bool,
+
+    /// Longest sequence accepted, in bases: a longer record is invalid (see --skip-invalid),
+    /// and input that runs on for twice as long without a record boundary stops the reading
+    /// (memory stays bounded by about that much)
+    #[arg(long, value_name = "BASES", default_value_t = input::Limits::DEFAULT_MAX_RECORD_LENGTH,
+          value_parser = clap::value_parser!(usize))]
+    pub max_record_length: usize,
+
+    /// Most bytes a gzip input may decompress to (suffixes K, M, G, T: powers of 1024);
+    /// stops a gzip bomb. Plain input has no size limit
+    #[arg(long, value_name = "SIZE", default_value = "32G", value_parser = input::parse_size)]
+    pub max_decompressed_size: u64,
 }
 
 #[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,7 +89,14 @@ impl InputArgs {
 
     /// Opens the input with these options.
     pub fn open(&self) -> Result<input::Records, input::InputError> {
-        input::open(&self.input, &self.to_options())
+        input::open_with_limits(&self.input, &self.to_options(), &self.limits())
+    }
+
+    pub fn limits(&self) -> input::Limits {
+        input::Limits {
+            max_record_length: self.max_record_length,
+            max_decompressed_size: self.max_decompressed_size,
+        }
     }
 }
 

@@ -47,6 +47,14 @@ pub enum InputError {
         line: u64,
         message: String,
     },
+    /// The input crossed one of the [`Limits`](super::Limits) (a record without an end,
+    /// a gzip bomb). Never skippable: the record boundaries are lost.
+    #[error("{file}:{line}: {message}")]
+    Limit {
+        file: String,
+        line: u64,
+        message: String,
+    },
     /// The options do not fit the file (e.g. column names for a FASTA file).
     #[error("{file}: {message}")]
     Options { file: String, message: String },
@@ -72,7 +80,8 @@ impl InputError {
             InputError::Read { line, .. }
             | InputError::Gzip { line, .. }
             | InputError::Record { line, .. }
-            | InputError::Malformed { line, .. } => Some(*line),
+            | InputError::Malformed { line, .. }
+            | InputError::Limit { line, .. } => Some(*line),
             InputError::Open { .. } | InputError::Options { .. } => None,
         }
     }
@@ -97,6 +106,11 @@ pub enum RecordProblem {
         column: String,
         value: String,
     },
+    /// Longer than [`Limits::max_record_length`](super::Limits::max_record_length).
+    TooLong {
+        length: usize,
+        limit: usize,
+    },
 }
 
 impl fmt::Display for RecordProblem {
@@ -117,6 +131,10 @@ impl fmt::Display for RecordProblem {
                     "unreadable label '{value}' in column {column} (not a number)"
                 )
             }
+            RecordProblem::TooLong { length, limit } => write!(
+                f,
+                "sequence of {length} bases is longer than the limit of {limit} (--max-record-length)"
+            ),
         }
     }
 }

@@ -58,6 +58,67 @@ use delimited::Delimited;
 use fastx::Fastx;
 use source::SourceState;
 
+/// Bounds on what one input may make the reader hold or do, so that a damaged file, a
+/// missing line break or a gzip bomb ends in an error instead of exhausting memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Longest sequence accepted, in bases (default 1,000,000). A longer record is an
+    /// [`InputError::Record`] ([`RecordProblem::TooLong`]); a stretch of more than twice
+    /// this many bytes (plus 1 MiB for headers and labels) without a record boundary stops
+    /// the reading with [`InputError::Limit`] before it is buffered, so the memory a
+    /// reader holds is bounded by about that much.
+    pub max_record_length: usize,
+    /// Most bytes a gzip input may decompress to (default 32 GiB, some 120 million
+    /// 250-bp records); beyond it reading stops with [`InputError::Limit`]. Plain input is
+    /// streamed and has no size limit.
+    pub max_decompressed_size: u64,
+}
+
+impl Limits {
+    pub const DEFAULT_MAX_RECORD_LENGTH: usize = 1_000_000;
+    pub const DEFAULT_MAX_DECOMPRESSED_SIZE: u64 = 32 << 30;
+
+    /// Bytes the stream guard lets through between record boundaries.
+    pub(crate) fn max_record_bytes(&self) -> u64 {
+        (self.max_record_length as u64)
+            .saturating_mul(2)
+            .saturating_add(1 << 20)
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_record_length: Self::DEFAULT_MAX_RECORD_LENGTH,
+            max_decompressed_size: Self::DEFAULT_MAX_DECOMPRESSED_SIZE,
+        }
+    }
+}
+
+/// Parses a byte size: a number with an optional `K`, `M`, `G` or `T` suffix (powers of
+/// 1024, an optional trailing `B` or `iB`), e.g. `32G`, `512MiB`, `1000000`.
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let upper = t.to_ascii_uppercase();
+    let body = upper
+        .strip_suffix("IB")
+        .or_else(|| upper.strip_suffix('B'))
+        .unwrap_or(&upper);
+    let (digits, shift) = match body.chars().last() {
+        Some('K') => (&body[..body.len() - 1], 10),
+        Some('M') => (&body[..body.len() - 1], 20),
+        Some('G') => (&body[..body.len() - 1], 30),
+        Some('T') => (&body[..body.len() - 1], 40),
+        _ => (body, 0),
+    };
+    let n: u64 = digits
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{s}' is not a size (examples: 1000000, 512M, 32G)"))?;
+    n.checked_mul(1u64 << shift)
+        .ok_or_else(|| format!("'{s}' is too large"))
+}
+
 /// How many skipped-record messages [`Records`] keeps for the report.
 pub const MAX_SKIP_EXAMPLES: usize = 5;
 
@@ -145,7 +206,30 @@ impl InputOptions {
 /// Errors here concern opening and the start of the file (format, table header); errors
 /// in records come from the iterator.
 pub fn open(path: &Path, opts: &InputOptions) -> Result<Records, InputError> {
-    let src = source::open_source(path)?;
+    open_with_limits(path, opts, &Limits::default())
+}
+
+/// [`open`] with explicit [`Limits`].
+pub fn open_with_limits(
+    path: &Path,
+    opts: &InputOptions,
+    limits: &Limits,
+) -> Result<Records, InputError> {
+    records(source::open_source(path, limits)?, opts, limits)
+}
+
+/// Reads records from any byte stream (plain or gzip, detected the same way); `name`
+/// stands for it in error messages.
+pub fn open_reader(
+    name: &str,
+    reader: Box<dyn std::io::Read + Send>,
+    opts: &InputOptions,
+    limits: &Limits,
+) -> Result<Records, InputError> {
+    records(source::source_from_reader(name.to_string(), reader, limits)?, opts, limits)
+}
+
+fn records(src: source::Source, opts: &InputOptions, limits: &Limits) -> Result<Records, InputError> {
     let name = src.name.clone();
     let state = Arc::clone(&src.state);
     let gzip = src.gzip;
@@ -187,6 +271,9 @@ pub fn open(path: &Path, opts: &InputOptions) -> Result<Records, InputError> {
         )));
     }
 
+    if matches!(format, Format::Fasta | Format::Fastq) {
+        state.set_multiline_records();
+    }
     let (inner, label_names) = match format {
         Format::Fasta | Format::Fastq if first.is_none() => (Inner::Empty, Vec::new()),
         Format::Fasta | Format::Fastq => (
@@ -230,6 +317,7 @@ pub fn open(path: &Path, opts: &InputOptions) -> Result<Records, InputError> {
         skipped: 0,
         skip_examples: Vec::new(),
         done: false,
+        max_record_length: limits.max_record_length,
     })
 }
 
@@ -245,6 +333,7 @@ pub struct Records {
     skipped: u64,
     skip_examples: Vec<InputError>,
     done: bool,
+    max_record_length: usize,
 }
 
 enum Inner {
@@ -296,10 +385,22 @@ impl Records {
     }
 
     fn next_raw(&mut self) -> Option<Result<SeqRecord, InputError>> {
-        match &mut self.inner {
+        let next = match &mut self.inner {
             Inner::Empty => None,
             Inner::Fastx(f) => f.next(&self.name, &self.state),
             Inner::Delimited(d) => d.next(&self.name, &self.state),
+        };
+        match next {
+            Some(Ok(rec)) if rec.seq.len() > self.max_record_length => Some(Err(InputError::Record {
+                file: self.name.clone(),
+                line: rec.line,
+                id: Some(rec.id),
+                problem: RecordProblem::TooLong {
+                    length: rec.seq.len(),
+                    limit: self.max_record_length,
+                },
+            })),
+            other => other,
         }
     }
 }

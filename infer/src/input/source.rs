@@ -4,12 +4,12 @@
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use flate2::read::MultiGzDecoder;
 
-use super::InputError;
+use super::{InputError, Limits};
 
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 const BUF_SIZE: usize = 256 * 1024;
@@ -21,11 +21,15 @@ pub(crate) struct SourceState {
     /// Newlines delivered so far (decompressed bytes, i.e. what the parser sees).
     newlines: AtomicU64,
     failure: Mutex<Option<Failure>>,
+    /// Set once the format is known to be FASTA/FASTQ: a record then spans lines, and the
+    /// record-size guard resets only where a line starts with `>` or `@`.
+    multiline_records: AtomicBool,
 }
 
 pub(crate) enum Failure {
     Gzip(String),
     Read(io::Error),
+    Limit(String),
 }
 
 impl SourceState {
@@ -49,7 +53,16 @@ impl SourceState {
                 line,
                 source,
             },
+            Failure::Limit(message) => InputError::Limit {
+                file: file.to_string(),
+                line,
+                message,
+            },
         })
+    }
+
+    pub(crate) fn set_multiline_records(&self) {
+        self.multiline_records.store(true, Ordering::Relaxed);
     }
 
     /// The error for an `io::Error` that surfaced from the source stack.
@@ -62,21 +75,81 @@ impl SourceState {
     }
 }
 
-/// Counts newlines and records the first error of the reader below it.
+/// Counts newlines, enforces the [`Limits`] on what the parser above may be handed, and
+/// records the first error of the reader below it.
+///
+/// The limits are checked here, on the byte stream, because the parsers above buffer a
+/// whole record (needletail grows its buffer until a record fits): a check on the parsed
+/// record would come after the memory was spent.
 struct Watch<R> {
     inner: R,
     gzip: bool,
     state: Arc<SourceState>,
+    /// Decompressed bytes delivered so far (counted for gzip input only).
+    delivered: u64,
+    max_decompressed: u64,
+    /// Bytes since the current record began (see [`SourceState::multiline_records`]).
+    record_bytes: u64,
+    max_record_bytes: u64,
+    max_record_len: u64,
+    at_line_start: bool,
+}
+
+impl<R: Read> Watch<R> {
+    /// Advances the counters over `chunk`; `Err` names the limit it crossed.
+    fn account(&mut self, chunk: &[u8]) -> Result<(), String> {
+        let multiline = self.state.multiline_records.load(Ordering::Relaxed);
+        let mut lines = 0;
+        let mut rest = chunk;
+        let mut too_long = false;
+        while !rest.is_empty() {
+            if self.at_line_start && (!multiline || rest[0] == b'>' || rest[0] == b'@') {
+                self.record_bytes = 0;
+            }
+            let (line, next) = match rest.iter().position(|&b| b == b'\n') {
+                Some(p) => (p + 1, true),
+                None => (rest.len(), false),
+            };
+            self.record_bytes += line as u64;
+            too_long |= self.record_bytes > self.max_record_bytes;
+            self.at_line_start = next;
+            lines += u64::from(next);
+            rest = &rest[line..];
+        }
+        self.state.newlines.fetch_add(lines, Ordering::Relaxed);
+        if too_long {
+            return Err(format!(
+                "record too long: over {} bytes without a record boundary, for a limit of {} bases \
+                 (--max-record-length; a missing line break or a damaged file?)",
+                self.max_record_bytes, self.max_record_len
+            ));
+        }
+        if self.gzip {
+            self.delivered += chunk.len() as u64;
+            if self.delivered > self.max_decompressed {
+                return Err(format!(
+                    "gzip input decompresses to more than {} bytes (--max-decompressed-size; \
+                     raise it for larger inputs)",
+                    self.max_decompressed
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 impl<R: Read> Read for Watch<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self.inner.read(buf) {
-            Ok(n) => {
-                let lines = buf[..n].iter().filter(|&&b| b == b'\n').count() as u64;
-                self.state.newlines.fetch_add(lines, Ordering::Relaxed);
-                Ok(n)
-            }
+            Ok(n) => match self.account(&buf[..n]) {
+                Ok(()) => Ok(n),
+                Err(message) => {
+                    if let Ok(mut slot) = self.state.failure.lock() {
+                        slot.get_or_insert(Failure::Limit(message.clone()));
+                    }
+                    Err(io::Error::new(io::ErrorKind::FileTooLarge, message))
+                }
+            },
             Err(e) if e.kind() == io::ErrorKind::Interrupted => Err(e),
             Err(e) => {
                 // Any error from the decoder (not the file below it) means damaged gzip
@@ -124,7 +197,7 @@ pub(crate) fn display_name(path: &Path) -> String {
     }
 }
 
-pub(crate) fn open_source(path: &Path) -> Result<Source, InputError> {
+pub(crate) fn open_source(path: &Path, limits: &Limits) -> Result<Source, InputError> {
     let name = display_name(path);
     let raw: Box<dyn Read + Send> = if path == Path::new("-") {
         Box::new(io::stdin())
@@ -141,6 +214,15 @@ pub(crate) fn open_source(path: &Path) -> Result<Source, InputError> {
         }
         Box::new(file)
     };
+    source_from_reader(name, raw, limits)
+}
+
+/// A [`Source`] over any byte stream; `name` stands for it in errors.
+pub(crate) fn source_from_reader(
+    name: String,
+    raw: Box<dyn Read + Send>,
+    limits: &Limits,
+) -> Result<Source, InputError> {
     let state = Arc::new(SourceState::default());
     let (magic, raw) = read_prefix(raw, 2).map_err(|source| InputError::Read {
         file: name.clone(),
@@ -158,6 +240,12 @@ pub(crate) fn open_source(path: &Path) -> Result<Source, InputError> {
         inner: decoded,
         gzip,
         state: Arc::clone(&state),
+        delivered: 0,
+        max_decompressed: limits.max_decompressed_size,
+        record_bytes: 0,
+        max_record_bytes: limits.max_record_bytes(),
+        max_record_len: limits.max_record_length as u64,
+        at_line_start: true,
     };
     Ok(Source {
         name,

@@ -278,19 +278,24 @@ pub fn read_state_dict_from_reader<R: Read + Seek>(
 /// Reads a safetensors file into the same representation, in the order the tensors'
 /// bytes are laid out in the file.
 pub fn read_safetensors(path: &Path) -> Result<Vec<(String, RawTensor)>, PthError> {
-    use safetensors::{Dtype, SafeTensors};
     let buf = std::fs::read(path).map_err(|source| PthError::Io {
         path: path.into(),
         source,
     })?;
+    read_safetensors_bytes(&buf, path)
+}
+
+/// [`read_safetensors`] on bytes already in memory; `path` names them in errors.
+pub fn read_safetensors_bytes(buf: &[u8], path: &Path) -> Result<Vec<(String, RawTensor)>, PthError> {
+    use safetensors::{Dtype, SafeTensors};
     let bad = |message: String| PthError::Safetensors {
         path: path.into(),
         message,
     };
     // The JSON header is a map, so its textual order is lost on parsing; data offset
     // order is what the writer chose and is stable.
-    let (_, metadata) = SafeTensors::read_metadata(&buf).map_err(|e| bad(e.to_string()))?;
-    let st = SafeTensors::deserialize(&buf).map_err(|e| bad(e.to_string()))?;
+    let (_, metadata) = SafeTensors::read_metadata(buf).map_err(|e| bad(e.to_string()))?;
+    let st = SafeTensors::deserialize(buf).map_err(|e| bad(e.to_string()))?;
     let mut out = Vec::new();
     for name in metadata.offset_keys() {
         let view = st
