@@ -152,7 +152,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if rejected > 0 {
         eprintln!("infer: warning: skipped {rejected} record(s) the model or the window cannot take");
     }
-    eprintln!("infer ism: {sequences} sequences, {mutants} mutants scored");
+    eprintln!(
+        "infer ism: {sequences} sequences, {} substitutions, {mutants} mutants scored (the others are invisible to the model: delta 0)",
+        ism.substitutions
+    );
     Ok(())
 }
 

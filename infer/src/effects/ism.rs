@@ -4,8 +4,10 @@
 //! at an `N`) are substituted one at a time in the *raw* sequence, and the mutants go
 //! through the same [`Scorer`] as the sequence itself, so every preprocessing kind
 //! (plasmid padding, exact windows, reverse-complement averaging) applies unchanged.
-//! Positions that the preprocessing drops (the DREAM models' 17-nt 5' adapter) come out
-//! with a delta of 0 because the model never sees them.
+//! A mutant whose model input equals the sequence's own (a position the preprocessing
+//! drops, such as the DREAM models' 17-nt 5' adapter) is not run through the model: its
+//! delta is exactly 0, where scoring it in another batch row could differ in the last
+//! bit.
 //!
 //! Mutants of consecutive sequences share forward passes: [`Ism`] queues them and runs
 //! only full batches until the input ends, so the model always runs at its full batch
@@ -85,7 +87,7 @@ impl IsmResult {
         out
     }
 
-    /// Number of mutants scored for this sequence.
+    /// Number of substitutions in the window (3 per base, 4 at an `N`).
     pub fn mutants(&self) -> usize {
         self.bases.iter().map(|&b| if ISM_ALPHABET.contains(&b) { 3 } else { 4 }).sum()
     }
@@ -96,9 +98,13 @@ struct Job {
     id: String,
     seq: Vec<u8>,
     window: Range<usize>,
-    /// Predictions received so far: reference first, then mutants in generation order.
+    /// Predictions received so far: reference first, then the scored mutants in
+    /// generation order.
     values: Vec<f32>,
     expected: usize,
+    /// Per mutant in generation order (position-major, [`ISM_ALPHABET`] order): whether
+    /// the model sees it (else it was not scored).
+    visible: Vec<bool>,
 }
 
 /// Queues sequences, runs their mutants through the scorer in full batches and hands
@@ -110,13 +116,15 @@ pub struct Ism<'s> {
     queue: VecDeque<(usize, Vec<u8>)>,
     /// Index (absolute) of `jobs[0]`.
     first_job: usize,
-    /// Mutants scored (reference sequences not counted).
+    /// Mutants run through the model (reference sequences not counted).
     pub mutants_scored: u64,
+    /// Substitutions generated, including those the model cannot see.
+    pub substitutions: u64,
 }
 
 impl<'s> Ism<'s> {
     pub fn new(scorer: &'s mut Scorer) -> Self {
-        Ism { scorer, jobs: VecDeque::new(), queue: VecDeque::new(), first_job: 0, mutants_scored: 0 }
+        Ism { scorer, jobs: VecDeque::new(), queue: VecDeque::new(), first_job: 0, mutants_scored: 0, substitutions: 0 }
     }
 
     /// Queues `seq` (upper-case `ACGTN`, accepted by the model's preprocessing) for
@@ -125,20 +133,31 @@ impl<'s> Ism<'s> {
     pub fn push(&mut self, id: &str, seq: &[u8], window: Range<usize>) -> Result<Vec<IsmResult>, ScoreError> {
         assert!(window.end <= seq.len() && window.start < window.end, "ISM window out of range");
         let job = self.first_job + self.jobs.len();
-        self.queue.push_back((job, seq.to_vec()));
-        let mut expected = 1;
+        let pre = self.scorer.preprocessing();
+        // Validated by the caller, so padding succeeds; a failure only means "compare
+        // nothing" and every mutant is scored.
+        let padded = pre.pad(seq).ok();
+        let mut mutants = Vec::new();
+        let mut visible = Vec::new();
         for i in window.clone() {
             for &b in &ISM_ALPHABET {
                 if b != seq[i] {
                     let mut m = seq.to_vec();
                     m[i] = b;
-                    self.queue.push_back((job, m));
-                    expected += 1;
+                    let seen = padded.is_none() || pre.pad(&m).ok() != padded;
+                    visible.push(seen);
+                    if seen {
+                        mutants.push(m);
+                    }
                 }
             }
         }
+        let expected = 1 + mutants.len();
+        self.substitutions += visible.len() as u64;
+        self.queue.push_back((job, seq.to_vec()));
+        self.queue.extend(mutants.into_iter().map(|m| (job, m)));
         let n_out = self.scorer.outputs().len();
-        self.jobs.push_back(Job { id: id.to_string(), seq: seq.to_vec(), window, values: Vec::with_capacity(expected * n_out), expected });
+        self.jobs.push_back(Job { id: id.to_string(), seq: seq.to_vec(), window, values: Vec::with_capacity(expected * n_out), expected, visible });
         let batch = self.scorer.batch_size();
         let full = self.queue.len() / batch * batch;
         self.run(full)?;
@@ -184,14 +203,17 @@ impl<'s> Ism<'s> {
 
 /// Lays a finished job's predictions out as `[position][base][output]`.
 fn assemble(job: Job, n_out: usize) -> IsmResult {
-    let Job { id, seq, window, values, .. } = job;
+    let Job { id, seq, window, values, visible, .. } = job;
     let reference = values[..n_out].to_vec();
     let bases = seq[window.clone()].to_vec();
     let mut scores = Vec::with_capacity(bases.len() * 4 * n_out);
     let mut next = n_out;
+    let mut seen = visible.into_iter();
     for &r in &bases {
         for &b in &ISM_ALPHABET {
             if b == r {
+                scores.extend_from_slice(&reference);
+            } else if !seen.next().expect("one flag per mutant") {
                 scores.extend_from_slice(&reference);
             } else {
                 scores.extend_from_slice(&values[next..next + n_out]);
@@ -227,6 +249,7 @@ mod tests {
             window: 1..3,
             values: vec![10.0, 11.0, 12.0, 13.0, 20.0, 21.0, 22.0, 23.0],
             expected: 8,
+            visible: vec![true; 7],
         };
         let r = assemble(job, 1);
         assert_eq!(r.bases, b"AN");
@@ -236,5 +259,20 @@ mod tests {
         assert_eq!(r.delta(0, 3, 0), 3.0);
         assert_eq!(r.delta(1, 0, 0), 10.0);
         assert_eq!(r.delta_matrix(), [0.0, 10.0, 1.0, 11.0, 2.0, 12.0, 3.0, 13.0]);
+    }
+
+    #[test]
+    fn unseen_mutants_take_the_reference_prediction() {
+        // Position 0's G and T mutants are invisible to the model: not scored.
+        let job = Job {
+            id: "s".into(),
+            seq: b"A".to_vec(),
+            window: 0..1,
+            values: vec![5.0, 7.0],
+            expected: 2,
+            visible: vec![true, false, false],
+        };
+        let r = assemble(job, 1);
+        assert_eq!(r.delta_matrix(), [0.0, 2.0, 0.0, 0.0]);
     }
 }
