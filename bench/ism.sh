@@ -12,7 +12,7 @@
 #   MODEL     zoo spec or .onnx path [dream-cnn@0.1.0]
 #   BACKENDS  ["tract"]        THREADS [2]        BATCH [256]
 #   N_SCORE   [4000]           N_ISM   [12]       REPEAT [2] (best of REPEAT per command)
-#   NO_BUILD  1 to skip `cargo build --release`
+#   NO_BUILD  1 to skip `cargo build --release`; INFER_BIN  use this binary instead
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -30,7 +30,7 @@ target="${CARGO_TARGET_DIR:-$root/target}"
 if [[ "${NO_BUILD:-0}" != 1 ]]; then
     cargo build --release -p infer >&2
 fi
-infer="$target/release/infer"
+infer="${INFER_BIN:-$target/release/infer}"
 
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
