@@ -3,11 +3,13 @@
 //! `input` reads sequence files of every supported format, `preprocess` turns a raw
 //! sequence into the model's input tensor exactly as the reference pipeline does,
 //! `backend` runs ONNX models (tract or ONNX Runtime), `rewrite` reshapes graphs into
-//! forms tract runs fast, `scorer` ties them together,
-//! and `eval` computes the DREAM challenge metrics.
+//! forms tract runs fast, `scorer` ties them together, `eval` computes the DREAM
+//! challenge metrics, and `effects` turns scores into variant effects and in-silico
+//! mutagenesis.
 
 pub mod atomic;
 pub mod backend;
+pub mod effects;
 pub mod eval;
 pub mod input;
 pub mod onnx;

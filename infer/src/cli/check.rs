@@ -100,7 +100,7 @@ impl InputArgs {
     }
 }
 
-fn parse_delimiter(s: &str) -> Result<u8, String> {
+pub(crate) fn parse_delimiter(s: &str) -> Result<u8, String> {
     match s {
         "tab" | "\\t" | "\t" => Ok(b'\t'),
         "comma" | "," => Ok(b','),

@@ -1,8 +1,12 @@
 //! One file per verb; this module only dispatches and maps errors to exit codes.
 
 pub mod check;
+pub mod effects;
 pub mod eval;
+pub mod ism;
+pub mod pairs;
 pub mod score;
+pub mod variants;
 
 use std::process::ExitCode;
 
@@ -23,6 +27,12 @@ pub enum Command {
     Eval(eval::Args),
     /// Read and validate a sequence file, reporting record counts
     Check(check::Args),
+    /// Effects of alternative sequences relative to reference ones (a table of pairs)
+    Pairs(pairs::Args),
+    /// Effects of VCF variants in windows of a reference genome centred on them
+    Variants(variants::Args),
+    /// In-silico mutagenesis: score every single-base substitution
+    Ism(ism::Args),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -30,6 +40,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Score(args) => score::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Check(args) => check::run(args),
+        Command::Pairs(args) => pairs::run(args),
+        Command::Variants(args) => variants::run(args),
+        Command::Ism(args) => ism::run(args),
     }
 }
 
