@@ -12,6 +12,7 @@
 //! holding verified copies, pulling them first if needed. See [`layout`] for the cache
 //! layout and [`index`] for the index schema.
 
+pub mod card;
 pub mod error;
 mod fetch;
 pub mod hash;
@@ -19,6 +20,7 @@ pub mod index;
 pub mod layout;
 mod publish;
 mod spec;
+pub mod upstream;
 mod zoo;
 
 pub use error::ZooError;
@@ -26,6 +28,7 @@ pub use fetch::NetConfig;
 pub use index::{FileEntry, Index, Metric, ModelCard, ModelEntry, VersionEntry};
 pub use publish::{publish, Published, CARD_FILE, MODEL_JSON};
 pub use spec::{validate_name, ModelSpec};
+pub use upstream::{ConvertRequest, Converter, Upstream};
 pub use zoo::{CachedVersion, Manifest, Pulled, Registry, VerifyReport, Zoo, BUILTIN_REGISTRY_DIR};
 
 /// `Zoo::from_env()?.resolve(&ModelSpec::parse(spec)?)`: the local directory of
