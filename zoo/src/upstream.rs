@@ -399,8 +399,8 @@ mod tests {
     fn git_blob_sha1_matches_git_hash_object() {
         // `printf 'hello\n' | git hash-object --stdin`
         assert_eq!(git_blob_sha1(b"hello\n"), "ce013625030ba8dba906f756967f9e9ca394464a");
-        // The empty blob every git user has seen.
-        assert_eq!(git_blob_sha1(b""), "e69de29bb2d1d6484b8b6caffee8e2d7bc3e8bcc");
+        // `git hash-object -t blob /dev/null`.
+        assert_eq!(git_blob_sha1(b""), "e69de29bb2d1d6434b8b29ae775ad8c2e48c5391");
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("f");
         std::fs::write(&p, b"hello\n").unwrap();
