@@ -55,8 +55,23 @@ pub enum ExtraChannel {
 #[serde(rename_all = "snake_case")]
 pub enum NPolicy {
     /// All one-hot channels 0. The reference predictor meant 0.25 but wrote it into an
-    /// integer tensor, so the trained models saw zeros (spec training.md §7).
+    /// integer tensor, so the trained models saw zeros (spec training.md §7). LegNet's
+    /// submission copy (`dream_submissions/autosome.org/code/test.py`) has the same bug.
     Zeros,
+    /// `1 / alphabet.len()` (0.25) in every one-hot channel: what the reference meant, and
+    /// what the LegNet authors' maintained `legnet/test.py` does (it converts to float
+    /// before writing 0.25), so the published LegNet predictions use it.
+    Uniform,
+}
+
+impl NPolicy {
+    /// The value each one-hot channel of an `N` position holds, for `n_bases` channels.
+    pub fn n_value(self, n_bases: usize) -> f32 {
+        match self {
+            NPolicy::Zeros => 0.0,
+            NPolicy::Uniform => 1.0 / n_bases as f32,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -105,6 +120,8 @@ const COMPLEMENT: [u8; 256] = {
 
 /// Marks "no one-hot channel" in a base -> channel table.
 const NO_CHANNEL: u8 = u8::MAX;
+/// Marks `N` in a base -> channel table (encoded by the [`NPolicy`]).
+const N_CHANNEL: u8 = u8::MAX - 1;
 
 pub(crate) fn show_byte(b: u8) -> String {
     if b.is_ascii_graphic() || b == b' ' {
@@ -149,6 +166,11 @@ impl Preprocessing {
 
     /// The DREAM yeast models' input: 150 nt plasmid-padded, one-hot AGCT, reverse and
     /// singleton flag channels (6 x 150), forward/reverse-complement averaging.
+    ///
+    /// LegNet's prediction code (`test.py`, spec submissions/legnet.md §1) is the same
+    /// procedure: drop the first 17 nt, prepend the 150 plasmid nt, keep the last 150,
+    /// case-insensitive A,G,C,T + rev + singleton (0 at test time), average with the reverse
+    /// complement. Its two copies differ only in `N`: see [`Self::legnet_upstream`].
     pub fn dream_yeast() -> Self {
         Preprocessing {
             length: 150,
@@ -162,6 +184,13 @@ impl Preprocessing {
             rc_average: true,
             reverse_id_markers: Vec::new(),
         }
+    }
+
+    /// The LegNet authors' maintained predictor (`legnet/test.py` in autosome-ru/LegNet):
+    /// [`Self::dream_yeast`] with `N` = 0.25 in each base channel ([`NPolicy::Uniform`]);
+    /// the published LegNet predictions were made with it.
+    pub fn legnet_upstream() -> Self {
+        Preprocessing { n_policy: NPolicy::Uniform, ..Self::dream_yeast() }
     }
 
     /// The benchmark models (human lentiMPRA: 230, Drosophila DeepSTARR: 249): fixed-length
@@ -307,8 +336,9 @@ impl Preprocessing {
 
     /// Writes the `(channels, length)` row-major encoding of a padded sequence.
     ///
-    /// One-hot channels follow `alphabet`; `N` (and any byte outside the alphabet) is an
-    /// all-zero column; then one constant channel per `extra_channels` entry.
+    /// One-hot channels follow `alphabet`; `N` is encoded by `n_policy` (any other byte
+    /// outside the alphabet is an all-zero column); then one constant channel per
+    /// `extra_channels` entry.
     ///
     /// # Panics
     /// If `padded.len() != length` or `out.len() != channels() * length`.
@@ -324,10 +354,18 @@ impl Preprocessing {
         let n_onehot = self.alphabet.len();
         let (onehot, extra) = out.split_at_mut(n_onehot * len);
         onehot.fill(0.0);
+        let n_value = self.n_policy.n_value(n_onehot);
         for (i, &b) in padded.iter().enumerate() {
-            let ch = table[b as usize];
-            if ch != NO_CHANNEL {
-                onehot[ch as usize * len + i] = 1.0;
+            match table[b as usize] {
+                NO_CHANNEL => {}
+                N_CHANNEL => {
+                    if n_value != 0.0 {
+                        for c in 0..n_onehot {
+                            onehot[c * len + i] = n_value;
+                        }
+                    }
+                }
+                ch => onehot[ch as usize * len + i] = 1.0,
             }
         }
         for (kind, row) in self.extra_channels.iter().zip(extra.chunks_exact_mut(len)) {
@@ -382,7 +420,9 @@ impl Preprocessing {
     /// Byte -> one-hot channel index (both cases), [`NO_CHANNEL`] for everything else.
     fn channel_table(&self) -> [u8; 256] {
         let mut table = [NO_CHANNEL; 256];
-        for (i, b) in self.alphabet.bytes().enumerate().take(NO_CHANNEL as usize) {
+        table[b'N' as usize] = N_CHANNEL;
+        table[b'n' as usize] = N_CHANNEL;
+        for (i, b) in self.alphabet.bytes().enumerate().take(N_CHANNEL as usize) {
             table[b.to_ascii_uppercase() as usize] = i as u8;
             table[b.to_ascii_lowercase() as usize] = i as u8;
         }

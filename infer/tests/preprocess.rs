@@ -442,3 +442,48 @@ fn benchmark_records_take_their_reverse_flag_from_the_id() {
     // The yeast models never read ids.
     assert!(!Preprocessing::dream_yeast().reverse_from_id("x_Reversed:"));
 }
+
+/// LegNet's two predictors differ only in `N` (spec submissions/legnet.md §1.4): the
+/// submission copy's int64 bug gives zeros, the authors' `legnet/test.py` 0.25 per base.
+#[test]
+fn uniform_n_policy_writes_a_quarter_in_each_base_channel_on_both_strands() {
+    let p = Preprocessing::legnet_upstream();
+    assert_eq!(p.n_policy, NPolicy::Uniform);
+    assert_eq!(Preprocessing { n_policy: NPolicy::Zeros, ..p.clone() }, yeast());
+    let raw = format!("{}nNAC{}", &RAW_110[..17], &RAW_110[21..]);
+    let mut out = vec![0f32; 2 * p.input_size()];
+    p.encode_for_scoring(raw.as_bytes(), &mut out).unwrap();
+    let (fwd, rc) = out.split_at(p.input_size());
+    // Positions 57 and 58 of the padded forward sequence are the two Ns.
+    for i in [57, 58] {
+        for c in 0..4 {
+            assert_eq!(at(fwd, 150, c, i), 0.25, "fwd channel {c} position {i}");
+            assert_eq!(at(rc, 150, c, 149 - i), 0.25, "rc channel {c} position {}", 149 - i);
+        }
+    }
+    // Bases next to them stay one-hot (A = channel 0, C = channel 2).
+    assert_eq!((0..4).map(|c| at(fwd, 150, c, 59)).collect::<Vec<_>>(), [1.0, 0.0, 0.0, 0.0]);
+    assert_eq!((0..4).map(|c| at(fwd, 150, c, 60)).collect::<Vec<_>>(), [0.0, 0.0, 1.0, 0.0]);
+    // The same input under the submission copy's policy: all-zero N columns.
+    let zeros = yeast();
+    let mut out0 = vec![0f32; 2 * zeros.input_size()];
+    zeros.encode_for_scoring(raw.as_bytes(), &mut out0).unwrap();
+    assert!((0..4).all(|c| at(&out0, 150, c, 57) == 0.0));
+    let differing = out.iter().zip(&out0).filter(|(a, b)| a != b).count();
+    assert_eq!(differing, 2 * 2 * 4, "only the N columns differ");
+}
+
+#[test]
+fn n_policy_names_are_a_contract_and_old_descriptions_still_parse() {
+    let json = serde_json::to_value(Preprocessing::legnet_upstream()).unwrap();
+    assert_eq!(json["n_policy"], "uniform");
+    // Every model.json published before the uniform policy existed still reads.
+    for m in ["dream-rnn", "dream-cnn", "dream-attn"] {
+        let path = format!("{}/../weights/{m}/0.1.0/model.json", env!("CARGO_MANIFEST_DIR"));
+        let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let p: Preprocessing = serde_json::from_value(v["preprocessing"].clone()).unwrap();
+        assert_eq!(p, yeast(), "{path}");
+    }
+    let bad = serde_json::to_string(&yeast()).unwrap().replace("\"zeros\"", "\"halves\"");
+    assert!(serde_json::from_str::<Preprocessing>(&bad).is_err());
+}

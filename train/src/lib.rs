@@ -7,3 +7,4 @@ pub mod fit;
 pub mod model;
 pub mod pth;
 pub mod recipe;
+pub mod upstream;

@@ -77,6 +77,17 @@ pub enum ZooError {
         reason: String,
     },
 
+    /// The upstream file is not the one the index names (git blob SHA-1).
+    #[error("git blob mismatch for {file}: expected {expected}, got {actual}; nothing was kept")]
+    GitBlobMismatch { file: String, expected: String, actual: String },
+
+    /// An upstream entry whose converter this program does not include.
+    #[error("{model} is built at pull time from the authors' weights ({url}) by the {converter:?} converter, which lives in the `train` tool: run `train pull {model}` (in a checkout: `cargo run --release -p train -- pull {model}`)")]
+    NeedsConverter { model: String, converter: String, url: String },
+
+    #[error("converting {model} failed: {reason}")]
+    Conversion { model: String, reason: String },
+
     #[error("invalid registry {registry:?}: {reason}")]
     InvalidRegistry { registry: String, reason: String },
 

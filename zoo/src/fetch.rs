@@ -141,7 +141,11 @@ impl Fetcher {
         }
     }
 
-    fn client(&self) -> Result<&Client> {
+    pub(crate) fn net(&self) -> &NetConfig {
+        &self.net
+    }
+
+    pub(crate) fn client(&self) -> Result<&Client> {
         let built = self.client.get_or_init(|| {
             Client::builder()
                 .user_agent(concat!("zoo/", env!("CARGO_PKG_VERSION")))
@@ -156,7 +160,7 @@ impl Fetcher {
         })
     }
 
-    fn backoff(&self, consecutive_failures: u32) {
+    pub(crate) fn backoff(&self, consecutive_failures: u32) {
         let factor = 1u32 << consecutive_failures.saturating_sub(1).min(10);
         let delay = self.net.backoff.saturating_mul(factor).min(Duration::from_secs(30));
         std::thread::sleep(delay);
@@ -453,7 +457,7 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     msg
 }
 
-fn classify(e: &reqwest::Error, url: &str) -> ZooError {
+pub(crate) fn classify(e: &reqwest::Error, url: &str) -> ZooError {
     if e.is_timeout() {
         ZooError::Timeout {
             url: url.to_string(),
@@ -467,7 +471,7 @@ fn classify(e: &reqwest::Error, url: &str) -> ZooError {
     }
 }
 
-fn classify_io(e: &io::Error, url: &str) -> ZooError {
+pub(crate) fn classify_io(e: &io::Error, url: &str) -> ZooError {
     let inner_timeout = e
         .get_ref()
         .and_then(|i| i.downcast_ref::<reqwest::Error>())

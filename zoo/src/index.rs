@@ -58,6 +58,10 @@ pub struct VersionEntry {
     pub files: BTreeMap<String, FileEntry>,
     #[serde(default)]
     pub card: ModelCard,
+    /// Set for entries built at pull time from the authors' own file (see `upstream`);
+    /// their `files` are empty in the index and filled in the cache manifest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstream: Option<crate::upstream::Upstream>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -267,7 +271,8 @@ impl VersionEntry {
     }
 
     pub fn total_size(&self) -> u64 {
-        self.files.values().map(|f| f.size).sum()
+        self.files.values().map(|f| f.size).sum::<u64>()
+            + if self.files.is_empty() { self.upstream.as_ref().and_then(|u| u.size).unwrap_or(0) } else { 0 }
     }
 }
 

@@ -13,6 +13,7 @@
 //! layout and [`index`] for the index schema.
 
 pub mod atomic;
+pub mod card;
 pub mod error;
 mod fetch;
 pub mod hash;
@@ -20,6 +21,7 @@ pub mod index;
 pub mod layout;
 mod publish;
 mod spec;
+pub mod upstream;
 mod zoo;
 
 pub use error::ZooError;
@@ -27,6 +29,7 @@ pub use fetch::NetConfig;
 pub use index::{FileEntry, Index, Metric, ModelCard, ModelEntry, VersionEntry};
 pub use publish::{publish, Published, CARD_FILE, MODEL_JSON};
 pub use spec::{validate_name, ModelSpec};
+pub use upstream::{ConvertRequest, Converter, Upstream};
 pub use zoo::{CachedVersion, Manifest, Pulled, Registry, VerifyReport, Zoo, BUILTIN_REGISTRY_DIR};
 
 /// `Zoo::from_env()?.resolve(&ModelSpec::parse(spec)?)`: the local directory of

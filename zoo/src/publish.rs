@@ -141,7 +141,7 @@ pub fn publish(
         return Err(ZooError::io("cannot move into place", target, e));
     }
 
-    let entry = VersionEntry { files, card };
+    let entry = VersionEntry { files, card, upstream: None };
     let model = index.models.entry(name.to_string()).or_insert_with(|| ModelEntry {
         description: None,
         default: None,

@@ -174,10 +174,11 @@ pub struct VerifyReport {
 
 pub struct Zoo {
     registry: Registry,
-    home: PathBuf,
+    pub(crate) home: PathBuf,
     offline: bool,
     progress: bool,
-    fetcher: Fetcher,
+    pub(crate) fetcher: Fetcher,
+    converters: crate::upstream::Converters,
 }
 
 impl fmt::Debug for Zoo {
@@ -217,6 +218,7 @@ impl Zoo {
             offline: false,
             progress: false,
             fetcher: Fetcher::new(NetConfig::default()),
+            converters: Default::default(),
         }
     }
 
@@ -277,6 +279,16 @@ impl Zoo {
         self
     }
 
+    /// Lets `pull` build upstream entries that name this converter.
+    pub fn with_converter(mut self, converter: std::sync::Arc<dyn crate::upstream::Converter>) -> Zoo {
+        self.converters.add(converter);
+        self
+    }
+
+    pub(crate) fn converters(&self) -> &crate::upstream::Converters {
+        &self.converters
+    }
+
     pub fn with_registry(mut self, registry: Registry) -> Zoo {
         self.registry = registry;
         self
@@ -328,7 +340,7 @@ impl Zoo {
         let index = self.index()?;
         let (version, entry) = index.select(spec, &self.registry.to_string())?;
         if let Some(c) = self.cached_version(&spec.name, &version)? {
-            if c.manifest.entry.files == entry.files {
+            if c.manifest.entry.files == entry.files || crate::upstream::same_upstream(&c.manifest.entry, entry) {
                 return Ok(c.dir);
             }
         }
@@ -440,7 +452,7 @@ impl Zoo {
         Ok(out)
     }
 
-    fn lock_version(&self, name: &str, version: &Version) -> Result<File> {
+    pub(crate) fn lock_version(&self, name: &str, version: &Version) -> Result<File> {
         let path = layout::lock_path(&self.home, name, version);
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).map_err(|e| ZooError::io("cannot create", parent, e))?;
@@ -462,7 +474,7 @@ impl Zoo {
         Ok(file)
     }
 
-    fn progress_bar(&self, total: u64, label: &str) -> ProgressBar {
+    pub(crate) fn progress_bar(&self, total: u64, label: &str) -> ProgressBar {
         if !self.progress || total == 0 {
             return ProgressBar::hidden();
         }
@@ -477,6 +489,9 @@ impl Zoo {
     }
 
     fn pull_entry(&self, name: &str, version: &Version, entry: &VersionEntry) -> Result<Pulled> {
+        if entry.upstream.is_some() {
+            return self.pull_upstream(name, version, entry);
+        }
         let label = format!("{name}@{version}");
         // Every file name is checked before anything touches the disk.
         let files = entry.checked_files(&label)?;
@@ -547,7 +562,7 @@ impl Zoo {
 
     /// After a failed pull, leaves no empty directories behind (a failed first pull
     /// leaves the cache as it was, apart from resumable `.part` files and the lock).
-    fn prune_empty_dirs(&self, name: &str, version: &Version, rel: &Path) {
+    pub(crate) fn prune_empty_dirs(&self, name: &str, version: &Version, rel: &Path) {
         let vdir = layout::version_dir(&self.home, name, version);
         let mut p = vdir.join(rel);
         while p.pop() && p.starts_with(&vdir) {
@@ -675,7 +690,7 @@ impl Zoo {
     }
 }
 
-fn remove_file_if_exists(path: &Path) -> Result<()> {
+pub(crate) fn remove_file_if_exists(path: &Path) -> Result<()> {
     match std::fs::remove_file(path) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),

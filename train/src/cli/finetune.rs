@@ -79,7 +79,7 @@ fn resolve_source(from: &str) -> anyhow::Result<PathBuf> {
 fn adapted(pre: &ModelDescription, tasks: &[String], length: usize, head_hidden: usize) -> ModelDescription {
     let mut d = pre.clone();
     let keeps_head = tasks.len() <= 1
-        && matches!(pre.architecture.final_, FinalSpec::SoftBins { .. })
+        && pre.architecture.final_.is_soft_bins()
         && pre.preprocessing.length == length;
     if keeps_head {
         return d;
@@ -92,13 +92,16 @@ fn adapted(pre: &ModelDescription, tasks: &[String], length: usize, head_hidden:
     prep.reverse_id_markers = infer::preprocess::BENCHMARK_REVERSE_MARKERS.iter().map(|m| m.to_string()).collect();
     let channels = prep.channels();
     match &mut d.architecture.first {
-        FirstSpec::Bhi { in_channels, .. } | FirstSpec::Autosome { in_channels, .. } => *in_channels = channels,
+        FirstSpec::Bhi { in_channels, .. }
+        | FirstSpec::Autosome { in_channels, .. }
+        | FirstSpec::LegnetStem { in_channels, .. } => *in_channels = channels,
     }
     if let CoreSpec::UnlockDna { seqsize, .. } = &mut d.architecture.core {
         *seqsize = length;
     }
     let core_out = match &d.architecture.core {
         CoreSpec::Bhi { out_channels, .. } | CoreSpec::Autosome { out_channels, .. } | CoreSpec::UnlockDna { out_channels, .. } => *out_channels,
+        CoreSpec::Legnet { block_sizes, .. } => block_sizes[block_sizes.len() - 1],
     };
     let names: Vec<String> = if tasks.is_empty() { vec!["y".into()] } else { tasks.to_vec() };
     d.architecture.final_ = FinalSpec::Regression { in_channels: core_out, hidden: head_hidden, tasks: names.clone() };
@@ -170,10 +173,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let (train_set, valid_set) = super::fit::encode_sets(&desc, &records)?;
     // Bad data stops the run before anything is written.
     super::fit::prepare_new_dir(&args.out)?;
-    let objective = match desc.architecture.final_ {
-        FinalSpec::SoftBins { .. } => Objective::SoftBinKl,
-        FinalSpec::Regression { .. } => Objective::Mse,
-    };
+    let objective = if desc.architecture.final_.is_soft_bins() { Objective::SoftBinKl } else { Objective::Mse };
     let config = FitConfig {
         epochs: args.epochs,
         batch_size: args.batch_size,

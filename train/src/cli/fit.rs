@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use train::fit::{FitConfig, Objective, Trainer};
-use train::model::{FinalSpec, ModelDescription, PrixFixeNet};
+use train::model::{ModelDescription, PrixFixeNet};
 use train::recipe::data::{encode_regression, encode_yeast, EncodedSet};
 use train::recipe::split::holdout;
 use train::recipe::target::SoftBinTarget;
@@ -15,7 +15,7 @@ use super::UsageError;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Preset (dream-rnn, dream-cnn, dream-attn) or a model.json
+    /// Preset (dream-rnn, dream-cnn, dream-attn, legnet) or a model.json
     #[arg(long, required_unless_present = "resume")]
     arch: Option<String>,
     #[command(flatten)]
@@ -92,10 +92,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 weight_decay: defaults.weight_decay,
                 seed: args.seed,
                 valid_batch_size: args.valid_batch_size,
-                objective: match desc.architecture.final_ {
-                    FinalSpec::SoftBins { .. } => Objective::SoftBinKl,
-                    FinalSpec::Regression { .. } => Objective::Mse,
-                },
+                objective: if desc.architecture.final_.is_soft_bins() { Objective::SoftBinKl } else { Objective::Mse },
                 freeze: Default::default(),
             };
             let spec = RunSpec { desc, config, data, device: args.device.clone() };
@@ -188,9 +185,10 @@ pub fn read_split(data: &StoredData) -> anyhow::Result<SplitRecords> {
 pub fn encode_sets(desc: &ModelDescription, (train_records, valid_records): &SplitRecords) -> anyhow::Result<(EncodedSet, Option<EncodedSet>)> {
     let pre = &desc.preprocessing;
     let encode = |recs: &[infer::input::SeqRecord]| -> anyhow::Result<EncodedSet> {
-        Ok(match desc.architecture.final_ {
-            FinalSpec::SoftBins { .. } => encode_yeast(recs, pre, &SoftBinTarget::default(), pre.rc_average)?,
-            FinalSpec::Regression { .. } => encode_regression(recs, pre, |r| pre.reverse_from_id(&r.id))?,
+        Ok(if desc.architecture.final_.is_soft_bins() {
+            encode_yeast(recs, pre, &SoftBinTarget::default(), pre.rc_average)?
+        } else {
+            encode_regression(recs, pre, |r| pre.reverse_from_id(&r.id))?
         })
     };
     let train = encode(train_records)?;

@@ -5,6 +5,7 @@ pub mod data;
 pub mod export;
 pub mod finetune;
 pub mod fit;
+pub mod pull;
 
 use std::process::ExitCode;
 
@@ -27,6 +28,8 @@ pub enum Command {
     Finetune(finetune::Args),
     /// Time the training step per model (forward, loss, backward, AdamW)
     Bench(bench::Args),
+    /// `zoo pull` that can also build models from the authors' own weights (legnet)
+    Pull(pull::Args),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -35,6 +38,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Fit(args) => fit::run(args),
         Command::Finetune(args) => finetune::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::Pull(args) => pull::run(args),
     }
 }
 
@@ -69,6 +73,7 @@ pub fn report(err: &anyhow::Error) -> ExitCode {
             || c.is::<train::model::WeightsError>()
             || c.is::<infer::input::InputError>()
             || c.is::<train::device::DeviceError>()
+            || c.downcast_ref::<zoo::ZooError>().is_some_and(zoo::ZooError::is_usage)
     });
     let mut parts: Vec<String> = Vec::new();
     for c in err.chain() {

@@ -4,6 +4,7 @@
 
 use tch::{Kind, Tensor};
 
+use super::legnet::{LegnetCore, LegnetHead, LegnetStem};
 use super::layers::{BatchNorm1d, Conv1d, InitScheme, LayerNorm, Linear};
 use super::spec::{CoreSpec, FinalSpec, FirstSpec};
 use super::store::Store;
@@ -47,6 +48,7 @@ pub struct AutosomeFirst {
 pub enum First {
     Bhi(BhiFirst),
     Autosome(AutosomeFirst),
+    Legnet(LegnetStem),
 }
 
 impl First {
@@ -76,6 +78,9 @@ impl First {
                 let bn = BatchNorm1d::new(store, "first.block.1", *out_channels as i64);
                 First::Autosome(AutosomeFirst { conv, bn })
             }
+            FirstSpec::LegnetStem { in_channels, out_channels, kernel_size } => {
+                First::Legnet(LegnetStem::new(store, *in_channels, *out_channels, *kernel_size))
+            }
         }
     }
 
@@ -83,6 +88,7 @@ impl First {
         match self {
             First::Bhi(b) => concat_branches(&b.branches, x, train),
             First::Autosome(a) => a.bn.forward_t(&a.conv.forward(x), train).silu(),
+            First::Legnet(s) => s.forward_t(x, train),
         }
     }
 
@@ -93,6 +99,7 @@ impl First {
                 a.conv.init(InitScheme::Autosome);
                 a.bn.init();
             }
+            First::Legnet(s) => s.init(),
         }
     }
 }
@@ -190,6 +197,7 @@ pub enum Core {
     Bhi(BhiCore),
     Autosome(AutosomeCore),
     UnlockDna(UnlockDnaCore),
+    Legnet(LegnetCore),
 }
 
 /// LayerNorm eps of every UnlockDNA block (BatchNorm uses 1e-5).
@@ -277,6 +285,9 @@ impl Core {
                 let pos_embedding = store.param("core.pos_embedding.weight", &[*seqsize as i64, e]);
                 Core::UnlockDna(UnlockDnaCore { layers, pos_embedding })
             }
+            CoreSpec::Legnet { block_sizes, kernel_size, resize_factor, se_reduction } => {
+                Core::Legnet(LegnetCore::new(store, block_sizes, *kernel_size, *resize_factor, *se_reduction))
+            }
         }
     }
 
@@ -304,6 +315,7 @@ impl Core {
                 }
                 x
             }
+            Core::Legnet(c) => c.forward_t(x, train),
         }
     }
 
@@ -351,6 +363,7 @@ impl Core {
                 }
                 let _ = c.pos_embedding.shallow_clone().normal_(0.0, 1.0);
             }
+            Core::Legnet(c) => c.init(),
         }
     }
 }
@@ -418,6 +431,7 @@ pub struct RegressionHead {
 pub enum Final {
     SoftBins(SoftBinHead),
     Regression(Vec<RegressionHead>),
+    Legnet(LegnetHead),
 }
 
 /// What the final block produces: the prediction, and for the soft-bin head the pooled
@@ -452,6 +466,7 @@ impl Final {
                     .collect();
                 Final::Regression(heads)
             }
+            FinalSpec::LegnetBins { in_channels, n_bins } => Final::Legnet(LegnetHead::new(store, *in_channels, *n_bins)),
         }
     }
 
@@ -472,12 +487,17 @@ impl Final {
                 let prediction = if heads.len() == 1 { y.squeeze_dim(1) } else { y };
                 FinalOutput { prediction, logits: None }
             }
+            Final::Legnet(h) => {
+                let (z, prediction) = h.forward(x);
+                FinalOutput { prediction, logits: Some(z) }
+            }
         }
     }
 
     pub fn init(&self) {
         match self {
             Final::SoftBins(h) => h.mapper.init(InitScheme::Autosome),
+            Final::Legnet(h) => h.init(),
             Final::Regression(heads) => {
                 for h in heads {
                     h.mapper.init(InitScheme::Autosome);

@@ -3,6 +3,7 @@
 pub mod blocks;
 pub mod onnx;
 pub mod layers;
+pub mod legnet;
 pub mod spec;
 pub mod store;
 

@@ -12,12 +12,12 @@ use super::layers::{BatchNorm1d, Conv1d, LayerNorm, BN_EPS};
 use super::store::to_vec_f32;
 use super::PrixFixeNet;
 
-fn init(g: &mut GraphBuilder, name: &str, t: &Tensor) -> String {
+pub(crate) fn init(g: &mut GraphBuilder, name: &str, t: &Tensor) -> String {
     let shape = t.size();
     g.initializer_f32(name, &shape, &to_vec_f32(t))
 }
 
-fn conv(g: &mut GraphBuilder, c: &Conv1d, x: &str, name: &str) -> String {
+pub(crate) fn conv(g: &mut GraphBuilder, c: &Conv1d, x: &str, name: &str) -> String {
     let w = init(g, &format!("{name}.weight"), &c.weight);
     let k = c.weight.size()[2];
     let mut inputs = vec![x.to_string(), w];
@@ -38,7 +38,7 @@ fn conv(g: &mut GraphBuilder, c: &Conv1d, x: &str, name: &str) -> String {
     )
 }
 
-fn batch_norm(g: &mut GraphBuilder, bn: &BatchNorm1d, x: &str, name: &str) -> String {
+pub(crate) fn batch_norm(g: &mut GraphBuilder, bn: &BatchNorm1d, x: &str, name: &str) -> String {
     let s = init(g, &format!("{name}.weight"), &bn.weight);
     let b = init(g, &format!("{name}.bias"), &bn.bias);
     let m = init(g, &format!("{name}.running_mean"), &bn.running_mean);
@@ -46,7 +46,7 @@ fn batch_norm(g: &mut GraphBuilder, bn: &BatchNorm1d, x: &str, name: &str) -> St
     g.op("BatchNormalization", &[x, &s, &b, &m, &v], vec![Attr::Float("epsilon", BN_EPS as f32)])
 }
 
-fn silu(g: &mut GraphBuilder, x: &str) -> String {
+pub(crate) fn silu(g: &mut GraphBuilder, x: &str) -> String {
     let s = g.op("Sigmoid", &[x], vec![]);
     g.op("Mul", &[x, &s], vec![])
 }
@@ -56,7 +56,7 @@ fn transpose(g: &mut GraphBuilder, x: &str, perm: &[i64]) -> String {
 }
 
 /// `x @ Wᵀ (+ b)` over the last axis of a (B, L, in) tensor.
-fn linear(g: &mut GraphBuilder, w: &Tensor, b: Option<&Tensor>, x: &str, name: &str) -> String {
+pub(crate) fn linear(g: &mut GraphBuilder, w: &Tensor, b: Option<&Tensor>, x: &str, name: &str) -> String {
     let wt = init(g, &format!("{name}.weight_t"), &w.transpose(0, 1).contiguous());
     let y = g.op("MatMul", &[x, &wt], vec![]);
     match b {
@@ -109,6 +109,7 @@ impl First {
                 let y = batch_norm(g, &a.bn, &y, "first.block.1");
                 silu(g, &y)
             }
+            First::Legnet(s) => s.export(g, x),
         }
     }
 }
@@ -177,6 +178,7 @@ impl Core {
                 }
                 transpose(g, &t, &[0, 2, 1])
             }
+            Core::Legnet(c) => c.export(g, x),
         }
     }
 }
@@ -275,6 +277,7 @@ impl Final {
     /// Writes the graph output `y`: (B,) for one output, (B, T) for several.
     pub fn export(&self, g: &mut GraphBuilder, x: &str) {
         match self {
+            Final::Legnet(h) => h.export(g, x),
             Final::SoftBins(h) => {
                 let z = conv(g, &h.mapper, x, "final.mapper.0");
                 let z = g.op("GlobalAveragePool", &[&z], vec![]);

@@ -13,6 +13,8 @@ pub enum FirstSpec {
     Bhi { in_channels: usize, out_channels: usize, kernel_sizes: Vec<usize>, pool_size: usize, dropout: f64 },
     /// AutosomeFirstLayersBlock: conv K=7 (no bias) -> BatchNorm -> SiLU.
     Autosome { in_channels: usize, out_channels: usize },
+    /// LegNet's `seqextractor.blc0`: conv (no bias) -> BatchNorm -> SiLU (model/legnet.rs).
+    LegnetStem { in_channels: usize, out_channels: usize, kernel_size: usize },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -41,6 +43,9 @@ pub enum CoreSpec {
         /// Kept as the reference passes it; the reference attention always has 4 heads.
         num_heads: usize,
     },
+    /// LegNet's inverted-residual stages with the full SE (TRL term); `block_sizes[0]` is
+    /// the stem width, as the team's `--blocks` (model/legnet.rs).
+    Legnet { block_sizes: Vec<usize>, kernel_size: usize, resize_factor: usize, se_reduction: f64 },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -50,6 +55,15 @@ pub enum FinalSpec {
     SoftBins { in_channels: usize, n_bins: usize },
     /// Benchmark regression heads, one per task (benchmarks.md §1).
     Regression { in_channels: usize, hidden: usize, tasks: Vec<String> },
+    /// LegNet's `mapper` (1x1 conv + SiLU) + 18-bin soft-argmax; `bins` leads the state_dict.
+    LegnetBins { in_channels: usize, n_bins: usize },
+}
+
+impl FinalSpec {
+    /// Heads trained with the 18-bin soft-target KL loss on the yeast data.
+    pub fn is_soft_bins(&self) -> bool {
+        matches!(self, FinalSpec::SoftBins { .. } | FinalSpec::LegnetBins { .. })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -93,13 +107,16 @@ pub struct ModelDescription {
 
 pub const FORMAT: &str = "prixfixe-model/1";
 
-pub const PRESETS: [&str; 3] = ["dream-rnn", "dream-cnn", "dream-attn"];
+pub const PRESETS: [&str; 4] = ["dream-rnn", "dream-cnn", "dream-attn", "legnet"];
 
 const YEAST_UNITS: &str = "expected expression bin (0..17) of the DREAM yeast random-promoter assay";
 
 impl ModelDescription {
     /// The reference tutorial's settings (models.md §3, training.md §4-5).
     pub fn preset(name: &str) -> Option<Self> {
+        if name == "legnet" {
+            return Some(Self::legnet());
+        }
         let bhi_first = FirstSpec::Bhi { in_channels: 6, out_channels: 320, kernel_sizes: vec![9, 15], pool_size: 1, dropout: 0.2 };
         let (first, core, final_in, max_lr) = match name {
             "dream-rnn" => (
@@ -147,6 +164,34 @@ impl ModelDescription {
         })
     }
 
+    /// LegNet as the team ran it (spec submissions/legnet.md §2, §4), with the submission
+    /// copy's preprocessing (`N` = zeros); the authors' published weights use
+    /// [`Preprocessing::legnet_upstream`] instead.
+    pub fn legnet() -> Self {
+        use super::legnet::{BLOCK_SIZES, FINAL_CH, KERNEL_SIZE, RESIZE_FACTOR, SE_REDUCTION};
+        ModelDescription {
+            format: FORMAT.to_string(),
+            name: "legnet".to_string(),
+            architecture: Architecture {
+                first: FirstSpec::LegnetStem { in_channels: 6, out_channels: BLOCK_SIZES[0], kernel_size: KERNEL_SIZE },
+                core: CoreSpec::Legnet {
+                    block_sizes: BLOCK_SIZES.to_vec(),
+                    kernel_size: KERNEL_SIZE,
+                    resize_factor: RESIZE_FACTOR,
+                    se_reduction: SE_REDUCTION,
+                },
+                final_: FinalSpec::LegnetBins { in_channels: BLOCK_SIZES[BLOCK_SIZES.len() - 1], n_bins: FINAL_CH },
+            },
+            preprocessing: Preprocessing::dream_yeast(),
+            outputs: vec!["expression".to_string()],
+            units: YEAST_UNITS.to_string(),
+            recipe: RecipeDefaults { max_lr: 0.005, batch_size: 1024, batches_per_epoch: 1000, epochs: 80, weight_decay: 0.01 },
+            version: None,
+            license: None,
+            provenance: serde_json::Value::Null,
+        }
+    }
+
     /// A preset name or a path to a model.json.
     pub fn from_arg(arg: &str) -> Result<Self, SpecError> {
         if let Some(p) = Self::preset(arg) {
@@ -178,6 +223,12 @@ impl ModelDescription {
                 (*in_channels, *out_channels)
             }
             FirstSpec::Autosome { in_channels, out_channels } => (*in_channels, *out_channels),
+            FirstSpec::LegnetStem { in_channels, out_channels, kernel_size } => {
+                if kernel_size % 2 == 0 {
+                    return Err(format!("legnet stem: kernel_size {kernel_size} must be odd"));
+                }
+                (*in_channels, *out_channels)
+            }
         };
         if first_in != channels {
             return Err(format!("first block takes {first_in} channels but preprocessing produces {channels}"));
@@ -208,12 +259,21 @@ impl ModelDescription {
                 }
                 (*in_channels, *out_channels)
             }
+            CoreSpec::Legnet { block_sizes, kernel_size, resize_factor, se_reduction } => {
+                if block_sizes.len() < 2 || kernel_size % 2 == 0 || *resize_factor == 0 || *se_reduction < 1.0 {
+                    return Err("legnet core: needs at least two block sizes, an odd kernel, resize_factor >= 1 and se_reduction >= 1".into());
+                }
+                if block_sizes.iter().any(|&b| b == 0 || (b as f64 / se_reduction) < 2.0) {
+                    return Err(format!("legnet core: block sizes {block_sizes:?} too small for se_reduction {se_reduction}"));
+                }
+                (block_sizes[0], block_sizes[block_sizes.len() - 1])
+            }
         };
         if core_in != first_out {
             return Err(format!("core block takes {core_in} channels but the first block gives {first_out}"));
         }
         let (final_in, n_out) = match &a.final_ {
-            FinalSpec::SoftBins { in_channels, .. } => (*in_channels, 1),
+            FinalSpec::SoftBins { in_channels, .. } | FinalSpec::LegnetBins { in_channels, .. } => (*in_channels, 1),
             FinalSpec::Regression { in_channels, tasks, .. } => (*in_channels, tasks.len()),
         };
         if final_in != core_out {
@@ -230,7 +290,7 @@ const UNLOCKDNA_HEADS: usize = super::blocks::UNLOCKDNA_HEADS as usize;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SpecError {
-    #[error("'{0}' is neither a preset (dream-rnn, dream-cnn, dream-attn) nor an existing model.json")]
+    #[error("'{0}' is neither a preset (dream-rnn, dream-cnn, dream-attn, legnet) nor an existing model.json")]
     Unknown(String),
     #[error("{0}: {1}")]
     Io(String, String),

@@ -66,6 +66,16 @@ impl Store {
         self.push(name, t, Role::Buffer)
     }
 
+    /// A buffer registered ahead of everything else (LegNet's `SeqNN` registers `bins`
+    /// before its modules, so its state_dict starts with it).
+    pub fn buffer_first(&mut self, name: &str, t: Tensor) -> Tensor {
+        let t = t.to_device(self.device);
+        debug_assert!(self.entries.iter().all(|e| e.name != name), "duplicate tensor {name}");
+        let handle = t.shallow_clone();
+        self.entries.insert(0, Entry { name: name.to_string(), tensor: t, role: Role::Buffer });
+        handle
+    }
+
     fn push(&mut self, name: &str, t: Tensor, role: Role) -> Tensor {
         debug_assert!(self.entries.iter().all(|e| e.name != name), "duplicate tensor {name}");
         let handle = t.shallow_clone();

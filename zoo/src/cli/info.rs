@@ -1,7 +1,5 @@
 use std::io::Write;
 
-use indicatif::HumanBytes;
-use serde_json::Value;
 use zoo::{ModelSpec, Zoo};
 
 #[derive(clap::Args)]
@@ -9,17 +7,9 @@ pub struct Args {
     /// NAME[@VERSION]
     #[arg(value_parser = super::parse_spec)]
     spec: ModelSpec,
-    /// Print the index entry (files and card) as JSON
+    /// Print the index entry (files, card, upstream source) as JSON, for machines
     #[arg(long)]
     json: bool,
-}
-
-fn show(v: &Option<Value>) -> String {
-    match v {
-        None => "(not stated)".into(),
-        Some(Value::String(s)) => s.clone(),
-        Some(other) => other.to_string(),
-    }
 }
 
 pub fn run(zoo: &Zoo, args: &Args, out: &mut dyn Write) -> anyhow::Result<()> {
@@ -29,33 +19,8 @@ pub fn run(zoo: &Zoo, args: &Args, out: &mut dyn Write) -> anyhow::Result<()> {
         writeln!(out)?;
         return Ok(());
     }
-    let card = &entry.card;
-    let name = &args.spec.name;
-    writeln!(out, "{name}@{version}")?;
-    if let Some(d) = &card.description {
-        writeln!(out, "  {d}")?;
-    }
-    writeln!(out, "architecture:  {}", show(&card.architecture))?;
-    writeln!(out, "preprocessing: {}", show(&card.preprocessing))?;
-    writeln!(out, "training data: {}", show(&card.training_data))?;
-    writeln!(out, "license:       {}", card.license.as_deref().unwrap_or("(not stated)"))?;
-    writeln!(out, "citation:      {}", card.citation.as_deref().unwrap_or("(not stated)"))?;
-    if card.metrics.is_empty() {
-        writeln!(out, "metrics:       (none reported)")?;
-    } else {
-        writeln!(out, "metrics:")?;
-        for m in &card.metrics {
-            let on = m.dataset.as_deref().map(|d| format!(" on {d}")).unwrap_or_default();
-            let how = m.how.as_deref().unwrap_or("measurement not documented");
-            writeln!(out, "  {} = {}{on} ({how})", m.name, m.value)?;
-        }
-    }
-    for (k, v) in &card.extra {
-        writeln!(out, "{k}: {}", show(&Some(v.clone())))?;
-    }
-    writeln!(out, "files ({}):", HumanBytes(entry.total_size()))?;
-    for (path, f) in &entry.files {
-        writeln!(out, "  {path}  {}  sha256:{}", HumanBytes(f.size), f.sha256)?;
-    }
+    let cached = zoo.cached_version(&args.spec.name, &version)?;
+    let text = zoo::card::render(&args.spec.name, &version.to_string(), &entry, cached.as_ref().map(|c| &c.manifest.entry));
+    out.write_all(text.as_bytes())?;
     Ok(())
 }

@@ -21,6 +21,12 @@ fn markdown(zoo: &Zoo, out: &mut dyn Write) -> anyhow::Result<()> {
     for (name, model) in &index.models {
         for (version, entry) in &model.versions {
             let bytes: u64 = entry.files.values().map(|f| f.size).sum();
+            // Upstream entries have no files of ours until `train pull` converts them.
+            let size = if entry.files.is_empty() && entry.upstream.is_some() {
+                "authors' weights, converted at pull".to_string()
+            } else {
+                format!("{:.1} MB", bytes as f64 / 1e6)
+            };
             let metric = |n: &str| {
                 entry
                     .card
@@ -31,8 +37,7 @@ fn markdown(zoo: &Zoo, out: &mut dyn Write) -> anyhow::Result<()> {
             };
             writeln!(
                 out,
-                "| `{name}` | {version} | {:.1} MB | {} | {} |",
-                bytes as f64 / 1e6,
+                "| `{name}` | {version} | {size} | {} | {} |",
                 metric("dream-public pearson_score"),
                 metric("dream-public spearman_score")
             )?;
