@@ -7,6 +7,7 @@
 
 pub mod atomic;
 pub mod backend;
+pub mod batch;
 pub mod eval;
 pub mod input;
 pub mod onnx;

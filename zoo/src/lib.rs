@@ -13,20 +13,24 @@
 //! layout and [`index`] for the index schema.
 
 pub mod error;
+pub mod exit;
 mod fetch;
 pub mod hash;
 pub mod index;
 pub mod layout;
 mod publish;
 mod spec;
-mod zoo;
+mod cache;
+mod config;
+mod registry;
 
 pub use error::ZooError;
 pub use fetch::NetConfig;
 pub use index::{FileEntry, Index, Metric, ModelCard, ModelEntry, VersionEntry};
 pub use publish::{publish, Published, CARD_FILE, MODEL_JSON};
 pub use spec::{validate_name, ModelSpec};
-pub use zoo::{CachedVersion, Manifest, Pulled, Registry, VerifyReport, Zoo, BUILTIN_REGISTRY_DIR};
+pub use cache::{CachedVersion, Manifest, Pulled, VerifyReport, Zoo};
+pub use registry::{Registry, BUILTIN_REGISTRY_DIR};
 
 /// `Zoo::from_env()?.resolve(&ModelSpec::parse(spec)?)`: the local directory of
 /// `name[@version]`, pulled on demand, configured from the environment.
