@@ -41,8 +41,8 @@ random-promoter-dream-challenge-2022 repository; the full 71,103-sequence test s
 (filtered_test_data_with_MAUDE_expression.txt, test_subset_ids/all_SNVs_seqs.csv) from the \
 challenge data release, Zenodo record 10633252.";
 
-const DREAM_PUBLIC_JSON: &str = include_str!("builtin/dream-public.json");
-const DREAM_TEST_JSON: &str = include_str!("builtin/dream-test.json");
+pub(super) const DREAM_PUBLIC_JSON: &str = include_str!("builtin/dream-public.json");
+pub(super) const DREAM_TEST_JSON: &str = include_str!("builtin/dream-test.json");
 
 /// Where the ground truth comes from: a tab-separated file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

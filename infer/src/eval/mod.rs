@@ -20,7 +20,7 @@ use std::path::Path;
 pub use benchmark::*;
 use benchmark::DATA_SOURCES;
 #[cfg(test)]
-use benchmark::resolve_data_dir_from;
+use benchmark::{resolve_data_dir_from, DREAM_PUBLIC_JSON, DREAM_TEST_JSON};
 pub use files::{canonical_id, read_predictions, TruthRow};
 pub use select::{Members, PublicSets, Selection};
 pub use report::{weighted_scores, EvalReport, SubsetResult};
