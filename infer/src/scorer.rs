@@ -100,8 +100,8 @@ impl std::fmt::Debug for Scorer {
 
 /// Where a `--model` argument points: an existing file is the ONNX model itself, an
 /// existing directory holds `model.onnx`, anything else is a zoo spec `name[@version]`
-/// (downloaded into the cache if needed).
-pub fn resolve_model(source: &str) -> Result<PathBuf, ScoreError> {
+/// resolved through `zoo` (downloaded into its cache if needed).
+pub fn resolve_model(zoo: &zoo::Zoo, source: &str) -> Result<PathBuf, ScoreError> {
     let path = Path::new(source);
     let not_found = |reason: String| ScoreError::ModelNotFound { source_spec: source.to_string(), reason };
     if path.is_file() {
@@ -119,11 +119,10 @@ pub fn resolve_model(source: &str) -> Result<PathBuf, ScoreError> {
     if source.contains(std::path::MAIN_SEPARATOR) || source.contains('/') || source.ends_with(".onnx") {
         return Err(not_found("no such file or directory".to_string()));
     }
-    resolve_zoo(source)
+    resolve_zoo(zoo, source)
 }
 
-fn resolve_zoo(spec: &str) -> Result<PathBuf, ScoreError> {
-    let zoo = zoo::Zoo::from_env()?;
+fn resolve_zoo(zoo: &zoo::Zoo, spec: &str) -> Result<PathBuf, ScoreError> {
     let dir = zoo.resolve(&zoo::ModelSpec::parse(spec)?)?;
     let model = dir.join("model.onnx");
     if !model.is_file() {
@@ -165,10 +164,10 @@ pub fn read_model_description(path: &Path) -> Result<(ModelInfo, Preprocessing, 
 }
 
 impl Scorer {
-    /// Opens a model given as a zoo spec, a directory or an ONNX file
-    /// (see [`resolve_model`]).
-    pub fn open(source: &str, opts: &ScorerOptions) -> Result<Scorer, ScoreError> {
-        let path = resolve_model(source)?;
+    /// Opens a model given as a zoo spec (looked up in `zoo`), a directory or an ONNX
+    /// file (see [`resolve_model`]).
+    pub fn open(zoo: &zoo::Zoo, source: &str, opts: &ScorerOptions) -> Result<Scorer, ScoreError> {
+        let path = resolve_model(zoo, source)?;
         Scorer::open_path(&path, opts)
     }
 

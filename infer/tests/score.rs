@@ -24,6 +24,11 @@ fn lstm_model(dir: &Path) -> (BiLstm, PathBuf) {
     (model, path)
 }
 
+/// Every model here is a path; the zoo is never consulted.
+fn zoo() -> zoo::Zoo {
+    zoo::Zoo::new(zoo::Registry::builtin(), std::env::temp_dir().join("infer-score-tests-unused-zoo"))
+}
+
 fn opts(backend: BackendKind, batch_size: usize) -> ScorerOptions {
     ScorerOptions { backend, batch_size, threads: 1, rc_average: None }
 }
@@ -47,7 +52,7 @@ fn scorer_reproduces_reference_predictor_for_every_batch_split() {
     let want = expected_all(&model, &pre, &seqs, true);
     for backend in [BackendKind::Tract, BackendKind::Ort] {
         for b in [1, batch, 256] {
-            let mut scorer = Scorer::open(path.to_str().unwrap(), &opts(backend, b)).unwrap();
+            let mut scorer = Scorer::open(&zoo(), path.to_str().unwrap(), &opts(backend, b)).unwrap();
             assert!(scorer.rc_average());
             assert_eq!(scorer.outputs(), ["expression"]);
             assert_eq!(scorer.preprocessing(), &pre);
@@ -68,7 +73,7 @@ fn rc_average_can_be_turned_off() {
     let seqs = support::demo_sequences(5);
     let mut o = opts(BackendKind::Tract, 2);
     o.rc_average = Some(false);
-    let mut scorer = Scorer::open(path.to_str().unwrap(), &o).unwrap();
+    let mut scorer = Scorer::open(&zoo(), path.to_str().unwrap(), &o).unwrap();
     assert!(!scorer.rc_average());
     let got = scorer.score(&refs(&seqs)).unwrap();
     assert_close(&got, &expected_all(&model, &pre, &seqs, false), "forward only");
@@ -84,7 +89,7 @@ fn multi_task_lstm_with_five_channels() {
     let seqs = support::random_dna(7, 20, 9);
     let want = expected_all(&model, &pre, &seqs, true);
     for backend in [BackendKind::Tract, BackendKind::Ort] {
-        let mut scorer = Scorer::open(path.to_str().unwrap(), &opts(backend, 3)).unwrap();
+        let mut scorer = Scorer::open(&zoo(), path.to_str().unwrap(), &opts(backend, 3)).unwrap();
         assert_eq!(scorer.outputs(), ["dev", "hk"]);
         let got = scorer.score(&refs(&seqs)).unwrap();
         assert_close(&got, &want, &format!("{backend}"));
@@ -95,7 +100,7 @@ fn multi_task_lstm_with_five_channels() {
 fn empty_input_scores_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let (_, path) = cnn_model(dir.path());
-    let mut scorer = Scorer::open(path.to_str().unwrap(), &opts(BackendKind::Tract, 4)).unwrap();
+    let mut scorer = Scorer::open(&zoo(), path.to_str().unwrap(), &opts(BackendKind::Tract, 4)).unwrap();
     assert!(scorer.score(&[]).unwrap().is_empty());
 }
 
@@ -108,7 +113,7 @@ fn model_directory_and_copied_file_score_identically() {
     std::fs::create_dir(&copied_dir).unwrap();
     std::fs::copy(&path, copied_dir.join("model.onnx")).unwrap();
     let seqs = support::demo_sequences(6);
-    let score = |source: &str| Scorer::open(source, &opts(BackendKind::Tract, 4)).unwrap().score(&refs(&seqs)).unwrap();
+    let score = |source: &str| Scorer::open(&zoo(), source, &opts(BackendKind::Tract, 4)).unwrap().score(&refs(&seqs)).unwrap();
     let a = score(path.to_str().unwrap());
     let b = score(copied_dir.to_str().unwrap());
     let c = score(copied_dir.join("model.onnx").to_str().unwrap());
@@ -120,7 +125,7 @@ fn model_directory_and_copied_file_score_identically() {
 fn bad_sequences_and_sources_are_errors() {
     let dir = tempfile::tempdir().unwrap();
     let (_, path) = lstm_model(dir.path());
-    let mut scorer = Scorer::open(path.to_str().unwrap(), &opts(BackendKind::Tract, 2)).unwrap();
+    let mut scorer = Scorer::open(&zoo(), path.to_str().unwrap(), &opts(BackendKind::Tract, 2)).unwrap();
     let mut seqs = support::random_dna(3, 20, 1);
     seqs[2].truncate(19);
     match scorer.score(&refs(&seqs)) {
@@ -131,11 +136,11 @@ fn bad_sequences_and_sources_are_errors() {
     assert!(matches!(scorer.score(&refs(&seqs)), Err(ScoreError::Sequence { index: 2, .. })));
 
     let missing = dir.path().join("nope.onnx");
-    let err = Scorer::open(missing.to_str().unwrap(), &ScorerOptions::default()).unwrap_err();
+    let err = Scorer::open(&zoo(), missing.to_str().unwrap(), &ScorerOptions::default()).unwrap_err();
     assert!(matches!(err, ScoreError::ModelNotFound { .. }), "{err}");
-    let err = Scorer::open(dir.path().to_str().unwrap(), &ScorerOptions::default()).unwrap_err();
+    let err = Scorer::open(&zoo(), dir.path().to_str().unwrap(), &ScorerOptions::default()).unwrap_err();
     assert!(err.to_string().contains("no model.onnx"), "{err}");
-    let err = Scorer::open(path.to_str().unwrap(), &ScorerOptions { batch_size: 0, ..Default::default() }).unwrap_err();
+    let err = Scorer::open(&zoo(), path.to_str().unwrap(), &ScorerOptions { batch_size: 0, ..Default::default() }).unwrap_err();
     assert!(matches!(err, ScoreError::ZeroBatchSize), "{err}");
 }
 
@@ -148,7 +153,7 @@ fn model_without_metadata_is_refused_by_name() {
     g.output("y", infer::onnx::Elem::F32, &[infer::onnx::Dim::Sym("batch")]);
     g.node("Identity", &["x"], &["y"], vec![]);
     g.save(&path).unwrap();
-    let err = Scorer::open(path.to_str().unwrap(), &ScorerOptions::default()).unwrap_err().to_string();
+    let err = Scorer::open(&zoo(), path.to_str().unwrap(), &ScorerOptions::default()).unwrap_err().to_string();
     assert!(err.contains("bare.onnx") && err.contains("preprocessing"), "{err}");
 }
 
@@ -226,7 +231,7 @@ fn cli_scores_stdin_in_order_with_header() {
     assert_eq!(ids, (0..seqs.len()).map(|i| format!("seq{i}")).collect::<Vec<_>>());
     assert_close(&values, &expected_all(&model, &pre, &seqs, true), "cli");
     // Scores print with shortest round-trip formatting: exactly the library's numbers.
-    let mut scorer = Scorer::open(path.to_str().unwrap(), &opts(BackendKind::Tract, 3)).unwrap();
+    let mut scorer = Scorer::open(&zoo(), path.to_str().unwrap(), &opts(BackendKind::Tract, 3)).unwrap();
     assert_eq!(values, scorer.score(&refs(&seqs)).unwrap());
 }
 

@@ -4,32 +4,10 @@
 //!
 //! The binaries are the ones `cargo test --workspace` builds next to this test.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Command;
 
-fn bin(name: &str) -> PathBuf {
-    // target/<profile>/deps/e2e-<hash> -> target/<profile>/<name>
-    let exe = std::env::current_exe().unwrap();
-    let p = exe.parent().unwrap().parent().unwrap().join(name);
-    assert!(p.is_file(), "{} not built: run `cargo test --workspace`", p.display());
-    p
-}
-
-fn shared(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared").join(rel)
-}
-
-fn run(cmd: &mut Command) -> Output {
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{:?} failed ({:?}):\n{}",
-        cmd,
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
+use e2e::{bin, run, shared};
 
 /// id -> values of an `infer score` TSV (header skipped).
 fn read_scores(tsv: &[u8]) -> Vec<(String, Vec<f64>)> {

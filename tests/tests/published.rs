@@ -5,33 +5,13 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-fn bin(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let p = exe.parent().unwrap().parent().unwrap().join(name);
-    assert!(p.is_file(), "{} not built: run `cargo test --workspace`", p.display());
-    p
-}
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn run(cmd: &mut Command) -> Output {
-    let out = cmd.output().unwrap();
-    assert!(out.status.success(), "{cmd:?} failed:\n{}", String::from_utf8_lossy(&out.stderr));
-    out
-}
+use e2e::{bin, isolated, root, run};
 
 fn index() -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(root().join("weights/index.json")).unwrap()).unwrap()
 }
 
 const MODELS: [&str; 3] = ["dream-rnn", "dream-cnn", "dream-attn"];
-
-/// A zoo cache of its own; the registry is the repository's weights/ (no network).
-fn isolated<'a>(cmd: &'a mut Command, home: &Path) -> &'a mut Command {
-    cmd.env("ZOO_HOME", home).env_remove("ZOO_OFFLINE").env_remove("ZOO_REGISTRY")
-}
 
 #[test]
 fn every_published_model_is_in_the_index_and_pulls_verified_from_a_fresh_cache() {

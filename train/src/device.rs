@@ -39,26 +39,93 @@ pub fn load_cuda() -> Result<(), String> {
         .clone()
 }
 
+/// Where the user asked tensors to live: `auto` (CUDA when present, else CPU), `cpu`,
+/// `cuda` or `cuda:N`. Parsed by clap at the edge, stored in run.json by name, and
+/// turned into a [`Device`] by [`DeviceSpec::resolve`] (which checks CUDA).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DeviceSpec {
+    #[default]
+    Auto,
+    Cpu,
+    Cuda(usize),
+}
+
+impl std::str::FromStr for DeviceSpec {
+    type Err = DeviceError;
+    fn from_str(s: &str) -> Result<Self, DeviceError> {
+        match s {
+            "auto" => Ok(DeviceSpec::Auto),
+            "cpu" => Ok(DeviceSpec::Cpu),
+            "cuda" | "gpu" => Ok(DeviceSpec::Cuda(0)),
+            s => match s.strip_prefix("cuda:").map(str::parse::<usize>) {
+                Some(Ok(i)) => Ok(DeviceSpec::Cuda(i)),
+                _ => Err(DeviceError::Parse(s.to_string())),
+            },
+        }
+    }
+}
+
+impl std::fmt::Display for DeviceSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DeviceSpec::Auto => f.write_str("auto"),
+            DeviceSpec::Cpu => f.write_str("cpu"),
+            DeviceSpec::Cuda(i) => write!(f, "cuda:{i}"),
+        }
+    }
+}
+
+impl serde::Serialize for DeviceSpec {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for DeviceSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+impl DeviceSpec {
+    pub fn resolve(self) -> Result<Device, DeviceError> {
+        let cuda = |index: usize| -> Result<Device, DeviceError> {
+            load_cuda().map_err(DeviceError::NoCuda)?;
+            let count = tch::Cuda::device_count();
+            if count == 0 {
+                return Err(DeviceError::NoCuda("libtorch_cuda loaded, but no CUDA device is visible".into()));
+            }
+            if index as i64 >= count {
+                return Err(DeviceError::NoSuchGpu { index, count });
+            }
+            Ok(Device::Cuda(index))
+        };
+        match self {
+            DeviceSpec::Cpu => Ok(Device::Cpu),
+            DeviceSpec::Auto => Ok(cuda(0).unwrap_or(Device::Cpu)),
+            DeviceSpec::Cuda(i) => cuda(i),
+        }
+    }
+}
+
 /// `auto` (CUDA when present, else CPU), `cpu`, `cuda` or `cuda:N`.
 pub fn parse_device(spec: &str) -> Result<Device, DeviceError> {
-    let cuda = |index: usize| -> Result<Device, DeviceError> {
-        load_cuda().map_err(DeviceError::NoCuda)?;
-        let count = tch::Cuda::device_count();
-        if count == 0 {
-            return Err(DeviceError::NoCuda("libtorch_cuda loaded, but no CUDA device is visible".into()));
+    spec.parse::<DeviceSpec>()?.resolve()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn device_names_round_trip_and_bad_ones_are_named() {
+        for s in ["auto", "cpu", "cuda:0", "cuda:3"] {
+            assert_eq!(s.parse::<DeviceSpec>().unwrap().to_string(), s);
         }
-        if index as i64 >= count {
-            return Err(DeviceError::NoSuchGpu { index, count });
-        }
-        Ok(Device::Cuda(index))
-    };
-    match spec {
-        "cpu" => Ok(Device::Cpu),
-        "auto" => Ok(cuda(0).unwrap_or(Device::Cpu)),
-        "cuda" | "gpu" => cuda(0),
-        s => match s.strip_prefix("cuda:").map(str::parse::<usize>) {
-            Some(Ok(i)) => cuda(i),
-            _ => Err(DeviceError::Parse(s.to_string())),
-        },
+        assert_eq!("cuda".parse::<DeviceSpec>().unwrap(), DeviceSpec::Cuda(0));
+        let e = "tpu".parse::<DeviceSpec>().unwrap_err().to_string();
+        assert!(e.contains("'tpu' is not a device"), "{e}");
+        assert_eq!(serde_json::to_string(&DeviceSpec::Cuda(1)).unwrap(), "\"cuda:1\"");
+        assert_eq!(DeviceSpec::Cpu.resolve().unwrap(), Device::Cpu);
     }
 }

@@ -19,31 +19,29 @@ use anyhow::{bail, Context};
 use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Reduction, Tensor};
 
-use crate::model::PrixFixeNet;
+use crate::model::store::Role;
+use crate::torch_call;
+use crate::model::{PrixFixeNet, Slot};
 use crate::recipe::data::{BatchSampler, EncodedSet, SamplerState};
 use crate::recipe::metrics::{metrics, ValidMetrics};
 use crate::recipe::optim::AdamW;
 use crate::recipe::schedule::OneCycle;
 
-/// Which parameters stay fixed while fine-tuning.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+/// Which parameters stay fixed while fine-tuning (`--freeze`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
 pub enum Freeze {
+    /// Train everything
     #[default]
     None,
+    /// Keep the first-layers block fixed
     First,
+    /// Keep the first-layers and core blocks fixed
+    #[value(name = "first+core", alias = "first,core")]
     FirstCore,
 }
 
-/// The training objective.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Objective {
-    /// KL divergence to the 18-bin soft target (the DREAM recipe).
-    SoftBinKl,
-    /// Mean squared error per task, summed over tasks (the benchmark heads).
-    Mse,
-}
+pub use crate::model::Objective;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FitConfig {
@@ -57,6 +55,18 @@ pub struct FitConfig {
     pub objective: Objective,
     #[serde(default)]
     pub freeze: Freeze,
+}
+
+impl FitConfig {
+    /// Sizes a run cannot proceed with (a hand-edited run.json, a library caller).
+    pub fn check(&self) -> Result<(), String> {
+        for (name, v) in [("batch_size", self.batch_size), ("valid_batch_size", self.valid_batch_size)] {
+            if v == 0 {
+                return Err(format!("{name} must be at least 1"));
+            }
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -91,6 +101,13 @@ struct CheckpointState {
     optimizer: String,
 }
 
+#[derive(Default)]
+struct EpochTotals {
+    loss_sum: f64,
+    lr_last: f64,
+    data_seconds: f64,
+}
+
 pub struct FitOutcome {
     pub epochs_run: usize,
     pub best: Option<(usize, ValidMetrics)>,
@@ -123,14 +140,18 @@ fn checkpoint_dir(dir: &Path) -> PathBuf {
 
 impl Trainer<'_> {
     fn trainable(&self) -> Vec<Tensor> {
-        let frozen = |name: &str| match self.cfg.freeze {
+        let frozen = |slot: Option<Slot>| match self.cfg.freeze {
             Freeze::None => false,
-            Freeze::First => name.starts_with("first."),
-            Freeze::FirstCore => name.starts_with("first.") || name.starts_with("core."),
+            Freeze::First => slot == Some(Slot::First),
+            Freeze::FirstCore => matches!(slot, Some(Slot::First | Slot::Core)),
         };
         let mut out = Vec::new();
-        for (name, t) in self.net.store.named_parameters() {
-            if frozen(&name) {
+        for (i, e) in self.net.store.entries().iter().enumerate() {
+            if e.role != Role::Parameter {
+                continue;
+            }
+            let t = e.tensor.shallow_clone();
+            if frozen(self.net.slot_of_entry(i)) {
                 let _ = t.shallow_clone().set_requires_grad(false);
             } else {
                 out.push(t);
@@ -172,6 +193,8 @@ impl Trainer<'_> {
 
     /// Eval-mode predictions on a set, batched; (N,) or (N, T) on the CPU.
     pub fn predict_set(net: &PrixFixeNet, set: &EncodedSet, batch: usize) -> Tensor {
+        // A zero batch would never advance; one row at a time is the closest meaning.
+        let batch = batch.max(1);
         let dev = net.store.device();
         let n = set.len() as i64;
         let mut outs = Vec::new();
@@ -211,6 +234,7 @@ impl Trainer<'_> {
 
     /// Trains from scratch (`resume` false) or continues the run in `dir`.
     pub fn run(&mut self, resume: bool) -> anyhow::Result<FitOutcome> {
+        self.cfg.check().map_err(anyhow::Error::msg)?;
         let dev = self.net.store.device();
         let steps_per_epoch = self.batches_per_epoch();
         let total = steps_per_epoch * self.cfg.epochs;
@@ -218,39 +242,15 @@ impl Trainer<'_> {
         let params = self.trainable();
         let mut opt = AdamW::new(params, self.cfg.weight_decay);
         let mut sampler = BatchSampler::new(self.train.len(), self.cfg.batch_size, self.cfg.seed);
-        let mut first_epoch = 0;
-        let mut best_pearson: Option<f64> = None;
-        let mut log: Vec<EpochLog> = Vec::new();
         let ckdir = checkpoint_dir(&self.dir);
         std::fs::create_dir_all(&ckdir)?;
         let log_path = self.dir.join("log.jsonl");
-        if resume {
-            let state_path = ckdir.join("state.json");
-            if state_path.exists() {
-                let state: CheckpointState = serde_json::from_str(&std::fs::read_to_string(&state_path)?)
-                    .with_context(|| format!("reading {}", state_path.display()))?;
-                self.net.store.load(&ckdir.join(&state.weights))?;
-                let named = Tensor::read_safetensors(ckdir.join(&state.optimizer))?;
-                let named: Vec<(String, Tensor)> = named.into_iter().map(|(n, t)| (n, t.to_device(dev))).collect();
-                opt.load_state(&named).map_err(anyhow::Error::msg)?;
-                sampler = BatchSampler::from_state(self.train.len(), self.cfg.batch_size, state.sampler);
-                first_epoch = state.epoch;
-                best_pearson = state.best_pearson;
-            }
-            // Keep the log lines of the epochs the checkpoint covers; drop any later
-            // partial lines from the interrupted epoch.
-            if let Ok(text) = std::fs::read_to_string(&log_path) {
-                log = text
-                    .lines()
-                    .filter_map(|l| serde_json::from_str::<EpochLog>(l).ok())
-                    .filter(|e| e.epoch <= first_epoch)
-                    .collect();
-            }
-            let text: String = log.iter().map(|e| serde_json::to_string(e).unwrap() + "\n").collect();
-            infer::atomic::write(&log_path, text.as_bytes())?;
+        let (first_epoch, mut best_pearson, mut log) = if resume {
+            self.restore(&mut opt, &mut sampler)?
         } else {
             infer::atomic::write(&log_path, b"")?;
-        }
+            (0, None, Vec::new())
+        };
 
         let on_terminal = std::io::stderr().is_terminal();
         // Data on the device once when it is small enough; else batches travel.
@@ -278,40 +278,15 @@ impl Trainer<'_> {
             } else {
                 indicatif::ProgressBar::hidden()
             };
-            let mut loss_sum = 0.0;
-            let mut lr_last = 0.0;
-            let mut data_seconds = 0.0;
-            for s in 0..steps_per_epoch {
-                let t_data = Instant::now();
-                let idx = Tensor::from_slice(&sampler.next_batch());
-                let idx_dev = idx.to_device(x_all.device());
-                let x = x_all.index_select(0, &idx_dev).to_device(dev);
-                let y = y_all.index_select(0, &idx_dev).to_device(dev);
-                let yp = p_all.as_ref().map(|p| p.index_select(0, &idx_dev).to_device(dev));
-                data_seconds += t_data.elapsed().as_secs_f64();
-                let out = self.net.forward_t(&x, true);
-                let loss = self.loss(&out, &y, yp.as_ref())?;
-                let value = loss.double_value(&[]);
-                let step_global = (epoch - 1) * steps_per_epoch + s;
-                if !value.is_finite() {
+            let data = (&x_all, &y_all, p_all.as_ref());
+            let totals = match self.epoch_steps(epoch, data, &mut opt, &mut sampler, &schedule, &bar) {
+                Ok(t) => t,
+                Err(e) => {
                     bar.finish_and_clear();
-                    return Err(NonFiniteLoss {
-                        value,
-                        epoch,
-                        step: s,
-                        last_good: epoch - 1,
-                        dir: ckdir.display().to_string(),
-                    }
-                    .into());
+                    return Err(e);
                 }
-                opt.zero_grad();
-                loss.backward();
-                let (lr, beta1) = schedule.at(step_global);
-                opt.step(lr, beta1);
-                lr_last = lr;
-                loss_sum += value;
-                bar.inc(1);
-            }
+            };
+            let EpochTotals { loss_sum, lr_last, data_seconds } = totals;
             bar.finish_and_clear();
             let t_valid = Instant::now();
             let validation = self.validate();
@@ -364,6 +339,86 @@ impl Trainer<'_> {
             .next_back()
             .and_then(|e| e.valid.clone().map(|v| (e.epoch, v)));
         Ok(FitOutcome { epochs_run: log.len(), best, log })
+    }
+
+    /// Loads the last checkpoint of the run (weights, optimiser, sampler) and the log
+    /// lines it covers; returns (epochs done, best validation Pearson, log).
+    fn restore(&mut self, opt: &mut AdamW, sampler: &mut BatchSampler) -> anyhow::Result<(usize, Option<f64>, Vec<EpochLog>)> {
+        let dev = self.net.store.device();
+        let ckdir = checkpoint_dir(&self.dir);
+        let log_path = self.dir.join("log.jsonl");
+        let (mut first_epoch, mut best_pearson, mut log) = (0, None, Vec::new());
+        let state_path = ckdir.join("state.json");
+        if state_path.exists() {
+            let state: CheckpointState = serde_json::from_str(&std::fs::read_to_string(&state_path)?)
+                .with_context(|| format!("reading {}", state_path.display()))?;
+            self.net.store.load(&ckdir.join(&state.weights))?;
+            let named = Tensor::read_safetensors(ckdir.join(&state.optimizer))?;
+            let named: Vec<(String, Tensor)> = named.into_iter().map(|(n, t)| (n, t.to_device(dev))).collect();
+            opt.load_state(&named).map_err(anyhow::Error::msg)?;
+            *sampler = BatchSampler::from_state(self.train.len(), self.cfg.batch_size, state.sampler);
+            first_epoch = state.epoch;
+            best_pearson = state.best_pearson;
+        }
+        // Keep the log lines of the epochs the checkpoint covers; drop any later
+        // partial lines from the interrupted epoch.
+        if let Ok(text) = std::fs::read_to_string(&log_path) {
+            log = text
+                .lines()
+                .filter_map(|l| serde_json::from_str::<EpochLog>(l).ok())
+                .filter(|e| e.epoch <= first_epoch)
+                .collect();
+        }
+        let text: String = log.iter().map(|e| serde_json::to_string(e).unwrap() + "\n").collect();
+        infer::atomic::write(&log_path, text.as_bytes())?;
+        Ok((first_epoch, best_pearson, log))
+    }
+
+    /// One epoch's optimiser steps.
+    fn epoch_steps(
+        &mut self,
+        epoch: usize,
+        (x_all, y_all, p_all): (&Tensor, &Tensor, Option<&Tensor>),
+        opt: &mut AdamW,
+        sampler: &mut BatchSampler,
+        schedule: &OneCycle,
+        bar: &indicatif::ProgressBar,
+    ) -> anyhow::Result<EpochTotals> {
+        let dev = self.net.store.device();
+        let steps_per_epoch = self.batches_per_epoch();
+        let ckdir = checkpoint_dir(&self.dir);
+        let mut t = EpochTotals::default();
+        for s in 0..steps_per_epoch {
+            let t_data = Instant::now();
+            let idx = Tensor::from_slice(&sampler.next_batch());
+            let idx_dev = idx.to_device(x_all.device());
+            let x = x_all.index_select(0, &idx_dev).to_device(dev);
+            let y = y_all.index_select(0, &idx_dev).to_device(dev);
+            let yp = p_all.map(|p| p.index_select(0, &idx_dev).to_device(dev));
+            t.data_seconds += t_data.elapsed().as_secs_f64();
+            // A libtorch failure (CUDA out of memory) ends the run with an error naming
+            // it; the last completed epoch's checkpoint is kept.
+            let net = &*self.net;
+            let out = torch_call::catch("the forward pass", || net.forward_t(&x, true))?;
+            let (loss, value) = torch_call::catch("the loss", || -> anyhow::Result<(Tensor, f64)> {
+                let loss = self.loss(&out, &y, yp.as_ref())?;
+                let value = loss.double_value(&[]);
+                Ok((loss, value))
+            })??;
+            if !value.is_finite() {
+                return Err(NonFiniteLoss { value, epoch, step: s, last_good: epoch - 1, dir: ckdir.display().to_string() }.into());
+            }
+            let (lr, beta1) = schedule.at((epoch - 1) * steps_per_epoch + s);
+            torch_call::catch("the backward pass and optimiser step", || {
+                opt.zero_grad();
+                loss.backward();
+                opt.step(lr, beta1);
+            })?;
+            t.lr_last = lr;
+            t.loss_sum += value;
+            bar.inc(1);
+        }
+        Ok(t)
     }
 
     fn checkpoint(&self, epoch: usize, opt: &AdamW, sampler: &BatchSampler, best_pearson: Option<f64>) -> anyhow::Result<()> {

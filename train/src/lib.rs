@@ -3,8 +3,11 @@
 
 pub mod device;
 pub mod export;
+pub mod finetune;
 pub mod fit;
 pub mod model;
 pub mod pth;
 pub mod recipe;
 pub mod upstream;
+pub mod run;
+pub mod torch_call;

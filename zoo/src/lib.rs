@@ -15,6 +15,7 @@
 pub mod atomic;
 pub mod card;
 pub mod error;
+pub mod exit;
 mod fetch;
 pub mod hash;
 pub mod index;
@@ -22,7 +23,9 @@ pub mod layout;
 mod publish;
 mod spec;
 pub mod upstream;
-mod zoo;
+mod cache;
+mod config;
+mod registry;
 
 pub use error::ZooError;
 pub use fetch::NetConfig;
@@ -30,7 +33,8 @@ pub use index::{FileEntry, Index, Metric, ModelCard, ModelEntry, VersionEntry};
 pub use publish::{publish, Published, CARD_FILE, MODEL_JSON};
 pub use spec::{validate_name, ModelSpec};
 pub use upstream::{ConvertRequest, Converter, Upstream};
-pub use zoo::{CachedVersion, Manifest, Pulled, Registry, VerifyReport, Zoo, BUILTIN_REGISTRY_DIR};
+pub use cache::{CachedVersion, Manifest, Pulled, VerifyReport, Zoo};
+pub use registry::{Registry, BUILTIN_REGISTRY_DIR};
 
 /// `Zoo::from_env()?.resolve(&ModelSpec::parse(spec)?)`: the local directory of
 /// `name[@version]`, pulled on demand, configured from the environment.

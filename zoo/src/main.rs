@@ -8,7 +8,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use zoo::{Registry, Zoo, ZooError};
+use zoo::{Registry, Zoo};
 
 #[derive(Parser)]
 #[command(name = "zoo", version, about = "Versioned, sha256-verified pretrained weights")]
@@ -55,15 +55,7 @@ fn main() -> ExitCode {
     let result = run(cli, &mut out).and_then(|()| out.flush().map_err(anyhow::Error::from));
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("zoo: {}", one_line(&e));
-            if is_usage(&e) {
-                ExitCode::from(2)
-            } else {
-                ExitCode::FAILURE
-            }
-        }
+        Err(e) => zoo::exit::report("zoo", &e, |_| false),
     }
 }
 
@@ -84,33 +76,4 @@ fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
         Command::Rm(a) => cli::rm::run(&zoo, a, out),
         Command::Publish(a) => cli::publish::run(&zoo, a, out),
     }
-}
-
-/// The error and its causes on one line, skipping causes the message already quotes.
-fn one_line(e: &anyhow::Error) -> String {
-    let mut msg = String::new();
-    for cause in e.chain() {
-        let text = cause.to_string().replace('\n', " ");
-        if !msg.contains(&text) {
-            if !msg.is_empty() {
-                msg.push_str(": ");
-            }
-            msg.push_str(&text);
-        }
-    }
-    msg
-}
-
-fn is_usage(e: &anyhow::Error) -> bool {
-    e.chain().any(|c| {
-        c.downcast_ref::<ZooError>().is_some_and(ZooError::is_usage)
-            || c.downcast_ref::<cli::UsageError>().is_some()
-    })
-}
-
-fn is_broken_pipe(e: &anyhow::Error) -> bool {
-    e.chain().any(|c| {
-        c.downcast_ref::<std::io::Error>()
-            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
-    })
 }

@@ -18,8 +18,8 @@ pub struct InputArgs {
 
     /// Input format; auto: '>' FASTA, '@' FASTQ, else tab-separated (a header row is
     /// assumed when columns are named or the first line's 2nd field is not a number)
-    #[arg(long, value_enum, default_value_t = FormatArg::Auto)]
-    pub format: FormatArg,
+    #[arg(long, value_enum, ignore_case = true, default_value_t = Format::Auto)]
+    pub format: Format,
 
     /// Table column holding the record id (default: a column named id, seq_id, index or name)
     #[arg(long, value_name = "COLUMN")]
@@ -54,27 +54,10 @@ pub struct InputArgs {
     pub max_decompressed_size: u64,
 }
 
-#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FormatArg {
-    Auto,
-    Fasta,
-    Fastq,
-    /// Headerless sequence<TAB>value[<TAB>fold] (the challenge's files)
-    Tsv,
-    /// Delimited table with a header row
-    Table,
-}
-
 impl InputArgs {
     pub fn to_options(&self) -> InputOptions {
         InputOptions {
-            format: match self.format {
-                FormatArg::Auto => Format::Auto,
-                FormatArg::Fasta => Format::Fasta,
-                FormatArg::Fastq => Format::Fastq,
-                FormatArg::Tsv => Format::Tsv,
-                FormatArg::Table => Format::Table,
-            },
+            format: self.format,
             id_column: self.id_column.clone(),
             seq_column: self.seq_column.clone(),
             label_columns: self.label_columns.clone(),
@@ -131,27 +114,27 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         ))
         .into());
     }
-    println!("{} records ({} skipped)", stats.count, records.skipped());
+    zoo::outln!("{} records ({} skipped)", stats.count, records.skipped())?;
     let compression = if records.is_gzip() { ", gzip" } else { "" };
-    println!(
+    zoo::outln!(
         "input: {} ({}{compression})",
         records.name(),
         records.format()
-    );
+    )?;
     if stats.count > 0 {
-        println!(
+        zoo::outln!(
             "length: min {}, max {}, mean {:.1}",
             stats.min_len,
             stats.max_len,
             stats.total_len as f64 / stats.count as f64
-        );
-        println!("records containing N: {}", stats.with_n);
+        )?;
+        zoo::outln!("records containing N: {}", stats.with_n)?;
     }
     let labels = records.label_names();
     if labels.is_empty() {
-        println!("labels: none");
+        zoo::outln!("labels: none")?;
     } else {
-        println!("labels: {}", labels.join(", "));
+        zoo::outln!("labels: {}", labels.join(", "))?;
     }
     if let Some(report) = records.skip_report() {
         eprintln!("infer: warning: {report}");

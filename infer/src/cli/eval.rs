@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use indicatif::ProgressBar;
 use infer::backend::BackendKind;
+use infer::batch;
 use infer::eval::{evaluate, read_predictions, Benchmark, EvalError};
 use infer::scorer::{Scorer, ScorerOptions};
 
@@ -52,6 +53,25 @@ pub struct Args {
     /// With --model: engine threads (default: all cores)
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     pub threads: Option<u32>,
+    /// With --model: which of the model's outputs to evaluate (default: its only one)
+    #[arg(long, value_name = "NAME", requires = "model")]
+    pub output: Option<String>,
+}
+
+/// The column of a model's outputs to evaluate: the one named, or the only one.
+fn output_column(outputs: &[String], wanted: Option<&str>) -> Result<usize, UsageError> {
+    match wanted {
+        Some(name) => outputs
+            .iter()
+            .position(|o| o == name)
+            .ok_or_else(|| UsageError(format!("--output {name}: the model's outputs are {}", outputs.join(", ")))),
+        None if outputs.len() == 1 => Ok(0),
+        None => Err(UsageError(format!(
+            "the model has {} outputs ({}); choose one with --output NAME",
+            outputs.len(),
+            outputs.join(", ")
+        ))),
+    }
 }
 
 /// Scores the benchmark's sequences with a model, exactly as `infer score` would.
@@ -62,7 +82,7 @@ fn predict(args: &Args, model: &str, benchmark: &Benchmark) -> anyhow::Result<Ha
         threads: args.threads.map_or(0, |t| t as usize),
         rc_average: None,
     };
-    let mut scorer = Scorer::open(model, &opts).map_err(super::score::usage_if_user_error)?;
+    let mut scorer = Scorer::open(&zoo::Zoo::from_env()?, model, &opts).map_err(super::score::usage_if_user_error)?;
     eprintln!("infer: {}", scorer.describe());
     let seqs = benchmark.sequences().map_err(usage)?;
     let bar = if std::io::stderr().is_terminal() {
@@ -71,19 +91,23 @@ fn predict(args: &Args, model: &str, benchmark: &Benchmark) -> anyhow::Result<Ha
         ProgressBar::hidden()
     };
     let n_out = scorer.outputs().len();
+    let column = output_column(scorer.outputs(), args.output.as_deref())?;
     let mut predictions = HashMap::with_capacity(seqs.len());
     let mut lines = String::from("id\tprediction\n");
-    for chunk in seqs.chunks(args.batch_size as usize) {
-        let raw: Vec<&[u8]> = chunk.iter().map(|(_, s)| s.as_bytes()).collect();
-        let ids: Vec<&str> = chunk.iter().map(|(id, _)| id.as_str()).collect();
-        let scores = scorer.score_records(&ids, &raw)?;
-        for (i, (id, _)) in chunk.iter().enumerate() {
-            let v = scores[i * n_out];
-            lines.push_str(&format!("{id}\t{v}\n"));
-            predictions.insert(id.clone(), v as f64);
-        }
-        bar.inc(chunk.len() as u64);
-    }
+    batch::score_all(
+        &mut scorer,
+        seqs.into_iter().map(Ok::<_, anyhow::Error>),
+        |(id, _): &(String, String), problem| Err(anyhow::anyhow!("benchmark sequence {id}: {problem}")),
+        |chunk, scores| {
+            for ((id, _), row) in chunk.iter().zip(scores.chunks_exact(n_out)) {
+                let v = row[column];
+                lines.push_str(&format!("{id}\t{v}\n"));
+                predictions.insert(id.clone(), v as f64);
+            }
+            bar.inc(chunk.len() as u64);
+            Ok(())
+        },
+    )?;
     bar.finish_and_clear();
     if let Some(path) = &args.save_predictions {
         infer::atomic::write(path, lines.as_bytes()).with_context(|| format!("writing {}", path.display()))?;

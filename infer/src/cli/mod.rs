@@ -49,37 +49,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
 /// Usage problems (bad flags, bad input files) exit with 2, other failures with 1;
 /// a closed output pipe (`infer score ... | head`) ends quietly.
 pub fn report(err: &anyhow::Error) -> ExitCode {
-    for cause in err.chain() {
-        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
-            if io.kind() == std::io::ErrorKind::BrokenPipe {
-                return ExitCode::SUCCESS;
-            }
-        }
-    }
-    let usage = err.chain().any(|c| {
-        c.is::<infer::input::InputError>() || c.is::<UsageError>()
-    });
-    eprintln!("infer: {}", one_line(err));
-    if usage {
-        ExitCode::from(2)
-    } else {
-        ExitCode::from(1)
-    }
+    zoo::exit::report("infer", err, |c| c.is::<infer::input::InputError>())
 }
 
-/// A mistake in how the command was called (as opposed to a failure while running).
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct UsageError(pub String);
-
-fn one_line(err: &anyhow::Error) -> String {
-    let parts: Vec<String> = err.chain().map(|c| c.to_string()).collect();
-    let mut out: Vec<String> = Vec::new();
-    for p in parts {
-        // thiserror sources often repeat their cause in the message; keep it once.
-        if !out.iter().any(|o| o.contains(&p)) {
-            out.push(p);
-        }
-    }
-    out.join(": ")
-}
+pub use zoo::exit::UsageError;

@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use infer::backend::BackendKind;
+use infer::batch;
 use infer::input::SeqRecord;
 use infer::scorer::{ScoreError, Scorer, ScorerOptions};
 
@@ -93,7 +94,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         threads: args.threads.map_or(0, |t| t as usize),
         rc_average: if args.no_rc_average { Some(false) } else { None },
     };
-    let mut scorer = Scorer::open(&args.model, &opts).map_err(usage_if_user_error)?;
+    let mut scorer = Scorer::open(&zoo::Zoo::from_env()?, &args.model, &opts).map_err(usage_if_user_error)?;
     let info = scorer.model();
     let label = match (&info.name, &info.version) {
         (Some(n), Some(v)) => format!("{n} {v}"),
@@ -111,53 +112,40 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     write_header(sink.writer(), scorer.outputs()).map_err(write_error)?;
 
     let progress = progress_bar();
-    let batch = scorer.batch_size();
     let n_out = scorer.outputs().len();
-    let mut pending: Vec<SeqRecord> = Vec::with_capacity(batch);
     let mut rejected = Rejected::default();
-    let mut scored = 0u64;
     let mut line = String::new();
-    loop {
-        // Fill a whole batch across records (the reader streams; nothing else is held).
-        pending.clear();
-        while pending.len() < batch {
-            let Some(rec) = records.next() else { break };
-            let rec = rec?;
-            // Model-specific checks (e.g. an exact input length) happen here, per record,
-            // so the message can name the record and --skip-invalid can apply.
-            if let Err(problem) = scorer.preprocessing().pad(&rec.seq) {
-                let msg = format!("{}:{}: record {}: {problem}", records.name(), rec.line, rec.id);
-                if !args.input.skip_invalid {
-                    return Err(UsageError(msg).into());
+    let name = records.name().to_string();
+    let skip_invalid = args.input.skip_invalid;
+    let w = sink.writer();
+    let mut scored = 0u64;
+    batch::score_all(
+        &mut scorer,
+        records.by_ref().map(|r| r.map_err(anyhow::Error::from)),
+        |rec: &SeqRecord, problem| {
+            let msg = format!("{name}:{}: record {}: {problem}", rec.line, rec.id);
+            if !skip_invalid {
+                return Err(UsageError(msg).into());
+            }
+            rejected.add(msg);
+            Ok(())
+        },
+        |batch, y| {
+            for (rec, row) in batch.iter().zip(y.chunks_exact(n_out)) {
+                line.clear();
+                line.push_str(&rec.id);
+                for v in row {
+                    // Display of f32 is the shortest string that parses back to the same f32.
+                    let _ = write!(line, "\t{v}");
                 }
-                rejected.add(msg);
-                continue;
+                line.push('\n');
+                w.write_all(line.as_bytes()).map_err(write_error)?;
             }
-            pending.push(rec);
-        }
-        if pending.is_empty() {
-            break;
-        }
-        let seqs: Vec<&[u8]> = pending.iter().map(|r| r.seq.as_slice()).collect();
-        let ids: Vec<&str> = pending.iter().map(|r| r.id.as_str()).collect();
-        let y = scorer.score_records(&ids, &seqs)?;
-        let w = sink.writer();
-        for (rec, row) in pending.iter().zip(y.chunks_exact(n_out)) {
-            line.clear();
-            line.push_str(&rec.id);
-            for v in row {
-                // Display of f32 is the shortest string that parses back to the same f32.
-                let _ = write!(line, "\t{v}");
-            }
-            line.push('\n');
-            w.write_all(line.as_bytes()).map_err(write_error)?;
-        }
-        scored += pending.len() as u64;
-        progress.set_position(scored);
-        if pending.len() < batch {
-            break;
-        }
-    }
+            scored += batch.len() as u64;
+            progress.set_position(scored);
+            Ok(())
+        },
+    )?;
     progress.finish_and_clear();
     if scored == 0 && (records.skipped() > 0 || rejected.count > 0) {
         let report = records.skip_report().or(rejected.report()).unwrap_or_default();

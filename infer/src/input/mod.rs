@@ -135,12 +135,16 @@ pub struct SeqRecord {
     pub line: u64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// The input format, as `--format` takes it (clap) and run.json stores it (serde, as
+/// its name).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum Format {
     /// Detect from content (see the module documentation).
     #[default]
     Auto,
+    #[value(alias = "fa")]
     Fasta,
+    #[value(alias = "fq")]
     Fastq,
     /// Headerless `sequence<TAB>value[<TAB>fold]` (the challenge's format).
     Tsv,
@@ -173,6 +177,19 @@ impl FromStr for Format {
                 "unknown format '{other}' (expected auto, fasta, fastq, tsv or table)"
             )),
         }
+    }
+}
+
+impl serde::Serialize for Format {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Format {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
     }
 }
 

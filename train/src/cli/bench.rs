@@ -4,6 +4,7 @@
 use std::time::Instant;
 
 use tch::{Kind, Tensor};
+use train::device::DeviceSpec;
 use train::model::{ModelDescription, PrixFixeNet};
 use train::recipe::optim::AdamW;
 
@@ -12,7 +13,7 @@ pub struct Args {
     /// Presets or model.json files to time
     #[arg(long = "arch", default_values_t = ["dream-rnn".to_string(), "dream-cnn".to_string(), "dream-attn".to_string()])]
     archs: Vec<String>,
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(i64).range(1..))]
     batch_size: i64,
     /// Timed steps (after warm-up steps)
     #[arg(long, default_value_t = 5)]
@@ -20,7 +21,7 @@ pub struct Args {
     #[arg(long, default_value_t = 1)]
     warmup: usize,
     #[arg(long, default_value = "cpu")]
-    device: String,
+    device: DeviceSpec,
     #[arg(long)]
     threads: Option<i32>,
 }
@@ -29,8 +30,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if let Some(t) = args.threads {
         tch::set_num_threads(t);
     }
-    let device = train::device::parse_device(&args.device)?;
-    println!("device {device:?}, {} intra-op threads, batch {}", tch::get_num_threads(), args.batch_size);
+    let device = args.device.resolve()?;
+    zoo::outln!("device {device:?}, {} intra-op threads, batch {}", tch::get_num_threads(), args.batch_size)?;
     for arch in &args.archs {
         let desc = ModelDescription::from_arg(arch)?;
         let (c, l) = (desc.preprocessing.channels() as i64, desc.preprocessing.length as i64);
@@ -41,7 +42,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let onehot = bases.one_hot(4).permute([0, 2, 1]).to_kind(Kind::Float);
         let flags = Tensor::zeros([args.batch_size, c - 4, l], (Kind::Float, device));
         let x = Tensor::cat(&[onehot, flags], 1);
-        let target = Tensor::rand([args.batch_size, 18], (Kind::Float, device)).softmax(1, Kind::Float);
+        // Soft-bin heads train with KL to soft targets, regression heads with MSE.
+        let bins = desc.architecture.final_.get("n_bins").and_then(|v| v.as_i64()).unwrap_or(18);
+        let target = Tensor::rand([args.batch_size, bins], (Kind::Float, device)).softmax(1, Kind::Float);
         let sync = || {
             if device.is_cuda() {
                 tch::Cuda::synchronize(0);
@@ -51,8 +54,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let step = |opt: &mut AdamW| -> [f64; 3] {
             let t = Instant::now();
             let out = net.forward_t(&x, true);
-            let z = out.logits.expect("soft-bin head");
-            let loss = z.log_softmax(1, Kind::Float).kl_div(&target, tch::Reduction::Sum, false) / args.batch_size as f64;
+            let loss = match &out.logits {
+                Some(z) => z.log_softmax(1, Kind::Float).kl_div(&target, tch::Reduction::Sum, false) / args.batch_size as f64,
+                None => out.prediction.square().mean(Kind::Float),
+            };
             sync();
             let fwd = t.elapsed().as_secs_f64();
             let t = Instant::now();
@@ -77,7 +82,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             }
         }
         let secs: f64 = parts.iter().sum();
-        println!(
+        zoo::outln!(
             "{:<12} {:>10.1} ms/step  {:>10.1} training sequences/s  (forward {:.1} ms, backward {:.1} ms, AdamW {:.1} ms)",
             desc.name,
             secs * 1e3,
@@ -85,7 +90,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             parts[0] * 1e3,
             parts[1] * 1e3,
             parts[2] * 1e3
-        );
+        )?;
     }
     Ok(())
 }

@@ -1,9 +1,9 @@
-//! Training-data flags shared by `fit` and `finetune`, and how a run stores them.
+//! Training-data flags shared by `fit` and `finetune`.
 
 use std::path::{Path, PathBuf};
 
-use infer::input::{self, Format, InputOptions, InvalidPolicy, SeqRecord};
-use serde::{Deserialize, Serialize};
+use infer::input::Format;
+use train::run::StoredData;
 
 #[derive(clap::Args, Clone)]
 pub struct DataArgs {
@@ -20,9 +20,9 @@ pub struct DataArgs {
     /// Seed of the held-out split
     #[arg(long, default_value_t = 7)]
     pub split_seed: u64,
-    /// Input format: auto, tsv, table
-    #[arg(long, default_value = "auto")]
-    pub format: String,
+    /// Input format (auto: '>' FASTA, '@' FASTQ, else tab-separated)
+    #[arg(long, value_enum, ignore_case = true, default_value_t = Format::Auto)]
+    pub format: Format,
     /// Table column with record ids
     #[arg(long)]
     pub id_column: Option<String>,
@@ -37,19 +37,6 @@ pub struct DataArgs {
     pub skip_invalid: bool,
 }
 
-#[derive(Serialize, Deserialize, Clone, Debug)]
-pub struct StoredData {
-    pub train: PathBuf,
-    pub valid: Option<PathBuf>,
-    pub valid_fraction: f64,
-    pub split_seed: u64,
-    pub format: String,
-    pub id_column: Option<String>,
-    pub seq_column: Option<String>,
-    pub label_columns: Vec<String>,
-    pub skip_invalid: bool,
-}
-
 impl DataArgs {
     pub fn to_stored(&self) -> anyhow::Result<StoredData> {
         let abs = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
@@ -57,9 +44,16 @@ impl DataArgs {
         if !(0.0..1.0).contains(&self.valid_fraction) {
             return Err(super::UsageError(format!("--valid-fraction {} must be in [0, 1)", self.valid_fraction)).into());
         }
-        self.format.parse::<Format>().map_err(super::UsageError)?;
         for p in std::iter::once(train).chain(self.valid.as_deref()) {
-            if p != Path::new("-") && !p.is_file() {
+            // run.json records the data's path and --resume reads it again: stdin
+            // cannot be read twice, so a run needs real files.
+            if p == Path::new("-") {
+                return Err(super::UsageError(
+                    "reading training or validation data from stdin ('-') is not supported: a run records the data's path and --resume reads it again; save it to a file".into(),
+                )
+                .into());
+            }
+            if !p.is_file() {
                 return Err(super::UsageError(format!("{}: no such file", p.display())).into());
             }
         }
@@ -68,41 +62,11 @@ impl DataArgs {
             valid: self.valid.as_deref().map(abs),
             valid_fraction: self.valid_fraction,
             split_seed: self.split_seed,
-            format: self.format.clone(),
+            format: self.format,
             id_column: self.id_column.clone(),
             seq_column: self.seq_column.clone(),
             label_columns: self.label_columns.clone(),
             skip_invalid: self.skip_invalid,
         })
     }
-}
-
-pub fn read_records(path: &Path, data: &StoredData) -> anyhow::Result<Vec<SeqRecord>> {
-    let opts = InputOptions {
-        format: data.format.parse().map_err(super::UsageError)?,
-        id_column: data.id_column.clone(),
-        seq_column: data.seq_column.clone(),
-        label_columns: data.label_columns.clone(),
-        delimiter: None,
-        on_invalid: if data.skip_invalid { InvalidPolicy::Skip } else { InvalidPolicy::Error },
-    };
-    let mut reader = input::open(path, &opts)?;
-    let mut out = Vec::new();
-    for rec in reader.by_ref() {
-        let rec = rec?;
-        if rec.labels.is_empty() {
-            return Err(super::UsageError(format!(
-                "{}:{}: record '{}' has no label to train on (name --label-columns for tables)",
-                path.display(),
-                rec.line,
-                rec.id
-            ))
-            .into());
-        }
-        out.push(rec);
-    }
-    if let Some(report) = reader.skip_report() {
-        eprintln!("train: {report}");
-    }
-    Ok(out)
 }

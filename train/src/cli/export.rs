@@ -29,7 +29,7 @@ pub struct Args {
     /// Version recorded in the model description and the ONNX metadata (use the one you
     /// will `zoo publish` it as)
     #[arg(long)]
-    version: Option<String>,
+    version: Option<semver::Version>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -40,8 +40,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if args.license.is_some() {
         desc.license = args.license;
     }
-    if args.version.is_some() {
-        desc.version = args.version;
+    if let Some(v) = args.version {
+        desc.version = Some(v.to_string());
     }
     if !args.weights.is_file() {
         return Err(UsageError(format!("{}: no such weights file", args.weights.display())).into());
@@ -55,7 +55,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let net = PrixFixeNet::from_weights(desc, &args.weights, Device::Cpu)?;
     let files = write_artifacts(&net, &args.out, provenance)?;
     for f in files {
-        println!("{}", f.display());
+        zoo::outln!("{}", f.display())?;
     }
     Ok(())
 }

@@ -1,16 +1,13 @@
 //! `train fit`: train a model from scratch with the DREAM recipe.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use anyhow::Context;
-use serde::{Deserialize, Serialize};
-use train::fit::{FitConfig, Objective, Trainer};
+use train::device::DeviceSpec;
+use train::fit::{FitConfig, Trainer};
 use train::model::{ModelDescription, PrixFixeNet};
-use train::recipe::data::{encode_regression, encode_yeast, EncodedSet};
-use train::recipe::split::holdout;
-use train::recipe::target::SoftBinTarget;
+use train::run::{check_new_dir, encode_sets, prepare_new_dir, RunSpec};
 
-use super::data::{read_records, DataArgs, StoredData};
+use super::data::DataArgs;
 use super::UsageError;
 
 #[derive(clap::Args)]
@@ -28,12 +25,12 @@ pub struct Args {
     resume: Option<PathBuf>,
     /// auto, cpu, cuda or cuda:N
     #[arg(long, default_value = "auto")]
-    device: String,
+    device: DeviceSpec,
     /// Epochs (default: the recipe's 80)
     #[arg(long)]
     epochs: Option<usize>,
     /// Training batch size (default: the recipe's 1024)
-    #[arg(long)]
+    #[arg(long, value_parser = super::at_least_one)]
     batch_size: Option<usize>,
     /// Optimiser steps per epoch; 0 = one pass over the (reverse-complement doubled) data
     /// (default: the recipe's 1000, capped at one pass)
@@ -45,20 +42,11 @@ pub struct Args {
     #[arg(long, default_value_t = 42)]
     seed: u64,
     /// Validation batch size
-    #[arg(long, default_value_t = 512)]
+    #[arg(long, default_value_t = 512, value_parser = super::at_least_one)]
     valid_batch_size: usize,
     /// Intra-op CPU threads (default: libtorch's choice)
     #[arg(long)]
     threads: Option<i32>,
-}
-
-/// Everything needed to rebuild the same run: stored as run.json.
-#[derive(Serialize, Deserialize)]
-pub struct RunSpec {
-    pub desc: ModelDescription,
-    pub config: FitConfig,
-    pub data: StoredData,
-    pub device: String,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -67,17 +55,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     // Check the device before anything is written.
     let device = match &args.resume {
-        None => Some(train::device::parse_device(&args.device)?),
+        None => Some(args.device.resolve()?),
         Some(_) => None,
     };
     let (dir, spec, resume) = match &args.resume {
-        Some(dir) => {
-            let path = dir.join("run.json");
-            let text = std::fs::read_to_string(&path)
-                .map_err(|e| UsageError(format!("{}: cannot resume: {e}", path.display())))?;
-            let spec: RunSpec = serde_json::from_str(&text).with_context(|| format!("reading {}", path.display()))?;
-            (dir.clone(), spec, true)
-        }
+        Some(dir) => (dir.clone(), RunSpec::read(dir)?, true),
         None => {
             let desc = ModelDescription::from_arg(args.arch.as_deref().unwrap())?;
             let dir = args.out.clone().unwrap();
@@ -92,23 +74,24 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 weight_decay: defaults.weight_decay,
                 seed: args.seed,
                 valid_batch_size: args.valid_batch_size,
-                objective: if desc.architecture.final_.is_soft_bins() { Objective::SoftBinKl } else { Objective::Mse },
+                objective: desc.objective().map_err(|e| UsageError(format!("{}: {e}", desc.name)))?,
                 freeze: Default::default(),
             };
-            let spec = RunSpec { desc, config, data, device: args.device.clone() };
+            let spec = RunSpec { desc, config, data, device: args.device };
             (dir, spec, false)
         }
     };
     let device = match device {
         Some(d) => d,
-        None => train::device::parse_device(&spec.device)?,
+        None => spec.device.resolve()?,
     };
+    spec.config.check().map_err(|e| UsageError(format!("{}: {e}", dir.join(train::run::RUN_FILE).display())))?;
     eprintln!("train: device {device:?}");
     // Bad data stops the run before anything is written.
-    let (train_set, valid_set) = encode_sets(&spec.desc, &read_split(&spec.data)?)?;
+    let (train_set, valid_set) = encode_sets(&spec.desc, &spec.data.read_split()?)?;
     if !resume {
         prepare_new_dir(&dir)?;
-        infer::atomic::write(&dir.join("run.json"), serde_json::to_string_pretty(&spec)?.as_bytes())?;
+        spec.write(&dir)?;
     }
     let mut config = spec.config.clone();
     let one_pass = train_set.len().div_ceil(config.batch_size);
@@ -145,53 +128,4 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         "seconds_this_invocation": started.elapsed().as_secs_f64(),
     });
     super::finish(&mut net, &dir, training)
-}
-
-/// A new run never writes into a directory that holds something already.
-pub fn check_new_dir(dir: &Path) -> anyhow::Result<()> {
-    if dir.exists() && std::fs::read_dir(dir)?.next().is_some() {
-        return Err(UsageError(format!(
-            "{}: run directory exists and is not empty (use --resume to continue a run)",
-            dir.display()
-        ))
-        .into());
-    }
-    Ok(())
-}
-
-pub fn prepare_new_dir(dir: &Path) -> anyhow::Result<()> {
-    check_new_dir(dir)?;
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    Ok(())
-}
-
-/// The records of a run, split into (train, validation) the same way every time.
-pub type SplitRecords = (Vec<infer::input::SeqRecord>, Vec<infer::input::SeqRecord>);
-
-pub fn read_split(data: &StoredData) -> anyhow::Result<SplitRecords> {
-    let records = read_records(&data.train, data)?;
-    let (train_records, valid_records) = match &data.valid {
-        Some(v) => (records, read_records(v, data)?),
-        None if data.valid_fraction > 0.0 => holdout(records, data.valid_fraction, data.split_seed),
-        None => (records, Vec::new()),
-    };
-    if train_records.is_empty() {
-        return Err(UsageError(format!("{}: no training records", data.train.display())).into());
-    }
-    Ok((train_records, valid_records))
-}
-
-/// Encodes split records for the model's preprocessing and objective.
-pub fn encode_sets(desc: &ModelDescription, (train_records, valid_records): &SplitRecords) -> anyhow::Result<(EncodedSet, Option<EncodedSet>)> {
-    let pre = &desc.preprocessing;
-    let encode = |recs: &[infer::input::SeqRecord]| -> anyhow::Result<EncodedSet> {
-        Ok(if desc.architecture.final_.is_soft_bins() {
-            encode_yeast(recs, pre, &SoftBinTarget::default(), pre.rc_average)?
-        } else {
-            encode_regression(recs, pre, |r| pre.reverse_from_id(&r.id))?
-        })
-    };
-    let train = encode(train_records)?;
-    let valid = if valid_records.is_empty() { None } else { Some(encode(valid_records)?) };
-    Ok((train, valid))
 }

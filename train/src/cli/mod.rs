@@ -56,32 +56,31 @@ pub fn finish(net: &mut train::model::PrixFixeNet, dir: &std::path::Path, traini
         training,
     };
     for f in train::export::write_artifacts(net, dir, provenance)? {
-        println!("{}", f.display());
+        zoo::outln!("{}", f.display())?;
     }
     Ok(())
 }
 
-/// A mistake in how the command was called (exit code 2).
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct UsageError(pub String);
+pub use zoo::exit::UsageError;
 
+/// clap value parser for counts that must be at least 1 (batch sizes): a zero is refused
+/// while parsing (exit 2), before a run directory is written.
+pub fn at_least_one(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Usage problems (bad flags, bad descriptions, weights or input files) exit with 2,
+/// other failures with 1; a closed stdout ends quietly.
 pub fn report(err: &anyhow::Error) -> ExitCode {
-    let usage = err.chain().any(|c| {
-        c.is::<UsageError>()
-            || c.is::<train::model::SpecError>()
+    zoo::exit::report("train", err, |c| {
+        c.is::<train::model::SpecError>()
             || c.is::<train::model::WeightsError>()
             || c.is::<infer::input::InputError>()
             || c.is::<train::device::DeviceError>()
-            || c.downcast_ref::<zoo::ZooError>().is_some_and(zoo::ZooError::is_usage)
-    });
-    let mut parts: Vec<String> = Vec::new();
-    for c in err.chain() {
-        let s = c.to_string();
-        if !parts.iter().any(|p| p.contains(&s)) {
-            parts.push(s);
-        }
-    }
-    eprintln!("train: {}", parts.join(": "));
-    ExitCode::from(if usage { 2 } else { 1 })
+            || c.is::<train::run::RunError>()
+    })
 }

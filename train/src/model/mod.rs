@@ -1,36 +1,49 @@
-//! A Prix Fixe network: first-layers block -> core block -> final-layers block.
+//! A Prix Fixe network: first-layers block -> core block -> final-layers block, each
+//! built by its family (see [`family`]) under its own name scope.
 
 pub mod blocks;
-pub mod onnx;
+pub mod family;
 pub mod layers;
-pub mod legnet;
+pub mod onnx;
+pub mod scope;
 pub mod spec;
 pub mod store;
 
+use std::ops::Range;
 use std::path::Path;
 
 use tch::{Device, Kind, Tensor};
 
-pub use blocks::{Core, Final, FinalOutput, First};
-pub use spec::{Architecture, CoreSpec, FinalSpec, FirstSpec, ModelDescription, SpecError};
+pub use family::{register, Block, BlockFamily, FinalOutput, Objective, Signal, Slot};
+pub use scope::{Scope, Var};
+pub use spec::{Architecture, BlockSpec, ModelDescription, SpecError};
 pub use store::{Store, WeightsError};
 
 pub struct PrixFixeNet {
     pub desc: ModelDescription,
     pub store: Store,
-    pub first: First,
-    pub core: Core,
-    pub final_: Final,
+    /// First, core and final block, in slot order.
+    blocks: Vec<Box<dyn Block>>,
+    /// The store entries each slot registered.
+    ranges: Vec<Range<usize>>,
 }
 
 impl PrixFixeNet {
     /// Builds the network with the reference initialisation drawn from `seed`.
     pub fn new(desc: ModelDescription, device: Device, seed: i64) -> Result<Self, SpecError> {
-        desc.validate().map_err(|e| SpecError::Invalid(desc.name.clone(), e))?;
+        let invalid = |e: String| SpecError::Invalid(desc.name.clone(), e);
+        desc.validate().map_err(invalid)?;
         let mut store = Store::new(device);
-        let first = First::new(&mut store, &desc.architecture.first);
-        let core = Core::new(&mut store, &desc.architecture.core);
-        let final_ = Final::new(&mut store, &desc.architecture.final_);
+        let mut blocks = Vec::with_capacity(3);
+        let mut ranges = Vec::with_capacity(3);
+        for slot in Slot::ALL {
+            let spec = desc.architecture.slot(slot);
+            let family = family::lookup(slot, &spec.block).map_err(invalid)?;
+            let scope = spec.scope.as_deref().unwrap_or(family.scope());
+            let start = store.entries().len();
+            blocks.push(family.build(spec, &mut Scope::new(&mut store, scope)).map_err(invalid)?);
+            ranges.push(start..store.entries().len());
+        }
         {
             // The draws come from libtorch's process-wide generator: two networks built
             // at once on different threads would interleave their draws, so seeding and
@@ -41,11 +54,9 @@ impl PrixFixeNet {
             if device.is_cuda() {
                 tch::Cuda::manual_seed_all(seed as u64);
             }
-            first.init();
-            core.init();
-            final_.init();
+            blocks.iter().for_each(|b| b.init());
         }
-        Ok(PrixFixeNet { desc, store, first, core, final_ })
+        Ok(PrixFixeNet { desc, store, blocks, ranges })
     }
 
     /// Builds the network and loads weights (`.pth` or `.safetensors`) strictly.
@@ -55,10 +66,23 @@ impl PrixFixeNet {
         Ok(net)
     }
 
+    /// The blocks in forward order.
+    pub fn blocks(&self) -> impl Iterator<Item = &dyn Block> {
+        self.blocks.iter().map(|b| b.as_ref())
+    }
+
+    /// The slot whose block registered store entry `index`.
+    pub fn slot_of_entry(&self, index: usize) -> Option<Slot> {
+        self.ranges.iter().position(|r| r.contains(&index)).map(|i| Slot::ALL[i])
+    }
+
     pub fn forward_t(&self, x: &Tensor, train: bool) -> FinalOutput {
-        let h = self.first.forward_t(x, train);
-        let h = self.core.forward_t(&h, train);
-        self.final_.forward_t(&h, train)
+        let (last, body) = self.blocks.split_last().expect("a network has three blocks");
+        let mut h = x.shallow_clone();
+        for block in body {
+            h = block.forward_t(&h, train);
+        }
+        last.forward_final(&h, train)
     }
 
     /// Eval-mode prediction without gradient tracking.

@@ -2,76 +2,130 @@
 //! preprocessing contract, outputs and provenance. Presets equal the reference
 //! tutorial's DREAM-RNN, DREAM-CNN and DREAM-Attn.
 
-use serde::{Deserialize, Serialize};
+use serde::de::{DeserializeOwned, MapAccess, Visitor};
+use serde::ser::SerializeMap;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::Value;
 
 use infer::Preprocessing;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "block", rename_all = "snake_case")]
-pub enum FirstSpec {
-    /// BHIFirstLayersBlock: parallel convs (one per kernel size), concatenated.
-    Bhi { in_channels: usize, out_channels: usize, kernel_sizes: Vec<usize>, pool_size: usize, dropout: f64 },
-    /// AutosomeFirstLayersBlock: conv K=7 (no bias) -> BatchNorm -> SiLU.
-    Autosome { in_channels: usize, out_channels: usize },
-    /// LegNet's `seqextractor.blc0`: conv (no bias) -> BatchNorm -> SiLU (model/legnet.rs).
-    LegnetStem { in_channels: usize, out_channels: usize, kernel_size: usize },
+use super::blocks::{autosome, bhi, soft_bins, unlock_dna};
+use super::family::{lookup, BlockFamily, Objective, Signal, Slot};
+
+/// One block of the architecture as model.json holds it: `{"block": TAG, ...params}`,
+/// optionally with `"scope"`, the name scope of its tensors when not the family's own.
+/// The parameters keep their order, so descriptions round-trip as written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BlockSpec {
+    pub block: String,
+    pub scope: Option<String>,
+    pub params: Vec<(String, Value)>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "block", rename_all = "snake_case")]
-pub enum CoreSpec {
-    /// BHICoreBlock: bidirectional LSTM then parallel convs.
-    Bhi {
-        in_channels: usize,
-        out_channels: usize,
-        lstm_hidden_channels: usize,
-        kernel_sizes: Vec<usize>,
-        pool_size: usize,
-        dropout1: f64,
-        dropout2: f64,
-    },
-    /// AutosomeCoreBlock: 6 inverted-residual + squeeze-excitation stages with resize convs.
-    Autosome { in_channels: usize, out_channels: usize },
-    /// UnlockDNACoreBlock: positional embedding + conformer-style layers.
-    UnlockDna {
-        in_channels: usize,
-        out_channels: usize,
-        seqsize: usize,
-        n_blocks: usize,
-        kernel_size: usize,
-        rate: f64,
-        /// Kept as the reference passes it; the reference attention always has 4 heads.
-        num_heads: usize,
-    },
-    /// LegNet's inverted-residual stages with the full SE (TRL term); `block_sizes[0]` is
-    /// the stem width, as the team's `--blocks` (model/legnet.rs).
-    Legnet { block_sizes: Vec<usize>, kernel_size: usize, resize_factor: usize, se_reduction: f64 },
+impl BlockSpec {
+    /// The spec of family `F` with hyperparameters `spec`.
+    pub fn of<F: BlockFamily>(spec: &F::Spec) -> Self {
+        let value = serde_json::to_string(spec).expect("block specs serialise");
+        let params = match serde_json::from_str::<OrderedObject>(&value) {
+            Ok(OrderedObject(p)) => p,
+            Err(e) => panic!("the spec of block {} is not a JSON object: {e}", F::TAG),
+        };
+        BlockSpec { block: F::TAG.to_string(), scope: None, params }
+    }
+
+    /// The hyperparameters as the family's own type.
+    pub fn typed<T: DeserializeOwned>(&self) -> Result<T, String> {
+        let map: serde_json::Map<String, Value> = self.params.iter().cloned().collect();
+        serde_json::from_value(Value::Object(map)).map_err(|e| format!("block '{}': {e}", self.block))
+    }
+
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        self.params.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "block", rename_all = "snake_case")]
-pub enum FinalSpec {
-    /// AutosomeFinalLayersBlock: 18 expression bins, softmax, expected bin.
-    SoftBins { in_channels: usize, n_bins: usize },
-    /// Benchmark regression heads, one per task (benchmarks.md §1).
-    Regression { in_channels: usize, hidden: usize, tasks: Vec<String> },
-    /// LegNet's `mapper` (1x1 conv + SiLU) + 18-bin soft-argmax; `bins` leads the state_dict.
-    LegnetBins { in_channels: usize, n_bins: usize },
+impl Serialize for BlockSpec {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("block", &self.block)?;
+        if let Some(scope) = &self.scope {
+            m.serialize_entry("scope", scope)?;
+        }
+        for (k, v) in &self.params {
+            m.serialize_entry(k, v)?;
+        }
+        m.end()
+    }
 }
 
-impl FinalSpec {
-    /// Heads trained with the 18-bin soft-target KL loss on the yeast data.
-    pub fn is_soft_bins(&self) -> bool {
-        matches!(self, FinalSpec::SoftBins { .. } | FinalSpec::LegnetBins { .. })
+impl<'de> Deserialize<'de> for BlockSpec {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let OrderedObject(mut params) = OrderedObject::deserialize(d)?;
+        let mut take = |key: &str| params.iter().position(|(k, _)| k == key).map(|i| params.remove(i).1);
+        let block = match take("block") {
+            Some(Value::String(s)) => s,
+            Some(other) => return Err(serde::de::Error::custom(format!("\"block\" must be a string, not {other}"))),
+            None => return Err(serde::de::Error::missing_field("block")),
+        };
+        let scope = match take("scope") {
+            None => None,
+            Some(Value::String(s)) => Some(s),
+            Some(other) => return Err(serde::de::Error::custom(format!("\"scope\" must be a string, not {other}"))),
+        };
+        Ok(BlockSpec { block, scope, params })
+    }
+}
+
+/// A JSON object with its keys in document order.
+struct OrderedObject(Vec<(String, Value)>);
+
+impl<'de> Deserialize<'de> for OrderedObject {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = OrderedObject;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a block object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<OrderedObject, A::Error> {
+                let mut out: Vec<(String, Value)> = Vec::new();
+                while let Some((k, v)) = map.next_entry::<String, Value>()? {
+                    if out.iter().any(|(seen, _)| *seen == k) {
+                        return Err(serde::de::Error::custom(format!("duplicate key \"{k}\"")));
+                    }
+                    out.push((k, v));
+                }
+                Ok(OrderedObject(out))
+            }
+        }
+        d.deserialize_map(V)
     }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Architecture {
-    pub first: FirstSpec,
-    pub core: CoreSpec,
+    pub first: BlockSpec,
+    pub core: BlockSpec,
     #[serde(rename = "final")]
-    pub final_: FinalSpec,
+    pub final_: BlockSpec,
+}
+
+impl Architecture {
+    pub fn slot(&self, slot: Slot) -> &BlockSpec {
+        match slot {
+            Slot::First => &self.first,
+            Slot::Core => &self.core,
+            Slot::Final => &self.final_,
+        }
+    }
+
+    pub fn slot_mut(&mut self, slot: Slot) -> &mut BlockSpec {
+        match slot {
+            Slot::First => &mut self.first,
+            Slot::Core => &mut self.core,
+            Slot::Final => &mut self.final_,
+        }
+    }
 }
 
 /// Training defaults of the reference recipe for this architecture.
@@ -107,21 +161,24 @@ pub struct ModelDescription {
 
 pub const FORMAT: &str = "prixfixe-model/1";
 
-pub const PRESETS: [&str; 4] = ["dream-rnn", "dream-cnn", "dream-attn", "legnet"];
+pub const PRESETS: [&str; 3] = ["dream-rnn", "dream-cnn", "dream-attn"];
 
 const YEAST_UNITS: &str = "expected expression bin (0..17) of the DREAM yeast random-promoter assay";
 
 impl ModelDescription {
     /// The reference tutorial's settings (models.md §3, training.md §4-5).
     pub fn preset(name: &str) -> Option<Self> {
-        if name == "legnet" {
-            return Some(Self::legnet());
-        }
-        let bhi_first = FirstSpec::Bhi { in_channels: 6, out_channels: 320, kernel_sizes: vec![9, 15], pool_size: 1, dropout: 0.2 };
+        let bhi_first = BlockSpec::of::<bhi::BhiFirst>(&bhi::FirstSpec {
+            in_channels: 6,
+            out_channels: 320,
+            kernel_sizes: vec![9, 15],
+            pool_size: 1,
+            dropout: 0.2,
+        });
         let (first, core, final_in, max_lr) = match name {
             "dream-rnn" => (
                 bhi_first,
-                CoreSpec::Bhi {
+                BlockSpec::of::<bhi::BhiCore>(&bhi::CoreSpec {
                     in_channels: 320,
                     out_channels: 320,
                     lstm_hidden_channels: 320,
@@ -129,14 +186,19 @@ impl ModelDescription {
                     pool_size: 1,
                     dropout1: 0.2,
                     dropout2: 0.5,
-                },
+                }),
                 320,
                 0.005,
             ),
-            "dream-cnn" => (bhi_first, CoreSpec::Autosome { in_channels: 320, out_channels: 64 }, 64, 0.005),
+            "dream-cnn" => (
+                bhi_first,
+                BlockSpec::of::<autosome::AutosomeCore>(&autosome::CoreSpec { in_channels: 320, out_channels: 64 }),
+                64,
+                0.005,
+            ),
             "dream-attn" => (
-                FirstSpec::Autosome { in_channels: 6, out_channels: 256 },
-                CoreSpec::UnlockDna {
+                BlockSpec::of::<autosome::AutosomeFirst>(&autosome::FirstSpec { in_channels: 6, out_channels: 256 }),
+                BlockSpec::of::<unlock_dna::UnlockDnaCore>(&unlock_dna::Spec {
                     in_channels: 256,
                     out_channels: 256,
                     seqsize: 150,
@@ -144,16 +206,17 @@ impl ModelDescription {
                     kernel_size: 15,
                     rate: 0.1,
                     num_heads: 8,
-                },
+                }),
                 256,
                 0.001,
             ),
             _ => return None,
         };
+        let final_ = BlockSpec::of::<soft_bins::SoftBins>(&soft_bins::Spec { in_channels: final_in, n_bins: 18 });
         Some(ModelDescription {
             format: FORMAT.to_string(),
             name: name.to_string(),
-            architecture: Architecture { first, core, final_: FinalSpec::SoftBins { in_channels: final_in, n_bins: 18 } },
+            architecture: Architecture { first, core, final_ },
             preprocessing: Preprocessing::dream_yeast(),
             outputs: vec!["expression".to_string()],
             units: YEAST_UNITS.to_string(),
@@ -162,34 +225,6 @@ impl ModelDescription {
             license: None,
             provenance: serde_json::Value::Null,
         })
-    }
-
-    /// LegNet as the team ran it (spec submissions/legnet.md §2, §4), with the submission
-    /// copy's preprocessing (`N` = zeros); the authors' published weights use
-    /// [`Preprocessing::legnet_upstream`] instead.
-    pub fn legnet() -> Self {
-        use super::legnet::{BLOCK_SIZES, FINAL_CH, KERNEL_SIZE, RESIZE_FACTOR, SE_REDUCTION};
-        ModelDescription {
-            format: FORMAT.to_string(),
-            name: "legnet".to_string(),
-            architecture: Architecture {
-                first: FirstSpec::LegnetStem { in_channels: 6, out_channels: BLOCK_SIZES[0], kernel_size: KERNEL_SIZE },
-                core: CoreSpec::Legnet {
-                    block_sizes: BLOCK_SIZES.to_vec(),
-                    kernel_size: KERNEL_SIZE,
-                    resize_factor: RESIZE_FACTOR,
-                    se_reduction: SE_REDUCTION,
-                },
-                final_: FinalSpec::LegnetBins { in_channels: BLOCK_SIZES[BLOCK_SIZES.len() - 1], n_bins: FINAL_CH },
-            },
-            preprocessing: Preprocessing::dream_yeast(),
-            outputs: vec!["expression".to_string()],
-            units: YEAST_UNITS.to_string(),
-            recipe: RecipeDefaults { max_lr: 0.005, batch_size: 1024, batches_per_epoch: 1000, epochs: 80, weight_decay: 0.01 },
-            version: None,
-            license: None,
-            provenance: serde_json::Value::Null,
-        }
     }
 
     /// A preset name or a path to a model.json.
@@ -208,89 +243,39 @@ impl ModelDescription {
         Ok(desc)
     }
 
-    /// Channel and length agreement between blocks, preprocessing and outputs.
+    /// What the preprocessing feeds the first block.
+    pub fn input_signal(&self) -> Signal {
+        Signal { channels: self.preprocessing.channels(), length: self.preprocessing.length }
+    }
+
+    /// Channel and length agreement between blocks, preprocessing and outputs: each
+    /// family checks its spec against what the block before it produces.
     pub fn validate(&self) -> Result<(), String> {
-        let a = &self.architecture;
-        let channels = self.preprocessing.channels();
-        let (first_in, first_out) = match &a.first {
-            FirstSpec::Bhi { in_channels, out_channels, kernel_sizes, .. } => {
-                if kernel_sizes.is_empty() || out_channels % kernel_sizes.len() != 0 {
-                    return Err(format!(
-                        "first block: out_channels {out_channels} must split evenly over {} kernel sizes",
-                        kernel_sizes.len()
-                    ));
-                }
-                (*in_channels, *out_channels)
-            }
-            FirstSpec::Autosome { in_channels, out_channels } => (*in_channels, *out_channels),
-            FirstSpec::LegnetStem { in_channels, out_channels, kernel_size } => {
-                if kernel_size % 2 == 0 {
-                    return Err(format!("legnet stem: kernel_size {kernel_size} must be odd"));
-                }
-                (*in_channels, *out_channels)
-            }
-        };
-        if first_in != channels {
-            return Err(format!("first block takes {first_in} channels but preprocessing produces {channels}"));
+        if self.format != FORMAT {
+            return Err(format!("format '{}' is not {FORMAT}, the only description format this version reads", self.format));
         }
-        let (core_in, core_out) = match &a.core {
-            CoreSpec::Bhi { in_channels, out_channels, kernel_sizes, .. } => {
-                if kernel_sizes.is_empty() || out_channels % kernel_sizes.len() != 0 {
-                    return Err(format!(
-                        "core block: out_channels {out_channels} must split evenly over {} kernel sizes",
-                        kernel_sizes.len()
-                    ));
-                }
-                (*in_channels, *out_channels)
-            }
-            CoreSpec::Autosome { in_channels, out_channels } => (*in_channels, *out_channels),
-            CoreSpec::UnlockDna { in_channels, out_channels, seqsize, .. } => {
-                if in_channels != out_channels {
-                    return Err("unlock_dna core: out_channels must equal in_channels".into());
-                }
-                if *seqsize != self.preprocessing.length {
-                    return Err(format!(
-                        "unlock_dna core: positional embedding covers {seqsize} positions but inputs have {}",
-                        self.preprocessing.length
-                    ));
-                }
-                if in_channels % UNLOCKDNA_HEADS != 0 {
-                    return Err(format!("unlock_dna core: {in_channels} channels do not split into 4 heads"));
-                }
-                (*in_channels, *out_channels)
-            }
-            CoreSpec::Legnet { block_sizes, kernel_size, resize_factor, se_reduction } => {
-                if block_sizes.len() < 2 || kernel_size % 2 == 0 || *resize_factor == 0 || *se_reduction < 1.0 {
-                    return Err("legnet core: needs at least two block sizes, an odd kernel, resize_factor >= 1 and se_reduction >= 1".into());
-                }
-                if block_sizes.iter().any(|&b| b == 0 || (b as f64 / se_reduction) < 2.0) {
-                    return Err(format!("legnet core: block sizes {block_sizes:?} too small for se_reduction {se_reduction}"));
-                }
-                (block_sizes[0], block_sizes[block_sizes.len() - 1])
-            }
-        };
-        if core_in != first_out {
-            return Err(format!("core block takes {core_in} channels but the first block gives {first_out}"));
+        let mut signal = self.input_signal();
+        for slot in Slot::ALL {
+            let spec = self.architecture.slot(slot);
+            signal = lookup(slot, &spec.block)?.check(spec, signal)?;
         }
-        let (final_in, n_out) = match &a.final_ {
-            FinalSpec::SoftBins { in_channels, .. } | FinalSpec::LegnetBins { in_channels, .. } => (*in_channels, 1),
-            FinalSpec::Regression { in_channels, tasks, .. } => (*in_channels, tasks.len()),
-        };
-        if final_in != core_out {
-            return Err(format!("final block takes {final_in} channels but the core block gives {core_out}"));
-        }
+        let n_out = signal.channels;
         if n_out != self.outputs.len() || n_out == 0 {
             return Err(format!("the final block has {n_out} outputs but {} output names are given", self.outputs.len()));
         }
         Ok(())
     }
-}
 
-const UNLOCKDNA_HEADS: usize = super::blocks::UNLOCKDNA_HEADS as usize;
+    /// The objective the final block is trained with.
+    pub fn objective(&self) -> Result<Objective, String> {
+        let spec = &self.architecture.final_;
+        lookup(Slot::Final, &spec.block)?.objective(spec)
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum SpecError {
-    #[error("'{0}' is neither a preset (dream-rnn, dream-cnn, dream-attn, legnet) nor an existing model.json")]
+    #[error("'{0}' is neither a preset (dream-rnn, dream-cnn, dream-attn) nor an existing model.json")]
     Unknown(String),
     #[error("{0}: {1}")]
     Io(String, String),
@@ -298,4 +283,58 @@ pub enum SpecError {
     Parse(String, String),
     #[error("{0}: inconsistent model description: {1}")]
     Invalid(String, String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn presets_round_trip_through_json_with_their_key_order() {
+        for name in PRESETS {
+            let d = ModelDescription::preset(name).unwrap();
+            d.validate().unwrap();
+            let text = serde_json::to_string(&d).unwrap();
+            let back: ModelDescription = serde_json::from_str(&text).unwrap();
+            assert_eq!(back, d);
+            assert_eq!(serde_json::to_string(&back).unwrap(), text);
+        }
+        let text = serde_json::to_string(&ModelDescription::preset("dream-cnn").unwrap().architecture.core).unwrap();
+        assert_eq!(text, r#"{"block":"autosome","in_channels":320,"out_channels":64}"#);
+    }
+
+    #[test]
+    fn published_model_descriptions_still_load_and_validate() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../weights");
+        let mut n = 0;
+        for model in std::fs::read_dir(&root).unwrap().flatten() {
+            for version in std::fs::read_dir(model.path()).into_iter().flatten().flatten() {
+                let path = version.path().join("model.json");
+                if path.exists() {
+                    ModelDescription::from_arg(path.to_str().unwrap()).unwrap();
+                    n += 1;
+                }
+            }
+        }
+        assert!(n >= 3, "found {n} published model.json files");
+    }
+
+    #[test]
+    fn a_description_may_move_a_block_to_another_name_scope() {
+        let mut d = ModelDescription::preset("dream-cnn").unwrap();
+        let text = serde_json::to_string(&d.architecture.final_).unwrap().replace("{\"block\":\"soft_bins\"", "{\"block\":\"soft_bins\",\"scope\":\"\"");
+        d.architecture.final_ = serde_json::from_str(&text).unwrap();
+        assert_eq!(d.architecture.final_.scope.as_deref(), Some(""));
+        d.validate().unwrap();
+    }
+
+    #[test]
+    fn unknown_blocks_and_channel_mismatches_are_reported() {
+        let mut d = ModelDescription::preset("dream-rnn").unwrap();
+        d.architecture.core.block = "transformer".into();
+        assert!(d.validate().unwrap_err().contains("unknown block 'transformer'"));
+        let mut d = ModelDescription::preset("dream-cnn").unwrap();
+        d.preprocessing.extra_channels.clear();
+        assert!(d.validate().unwrap_err().contains("first block takes 6 channels"));
+    }
 }

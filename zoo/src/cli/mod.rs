@@ -10,10 +10,7 @@ pub mod verify;
 
 use zoo::ModelSpec;
 
-/// A mistake in how the command was invoked (exit status 2).
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct UsageError(pub String);
+pub use zoo::exit::UsageError;
 
 /// clap value parser for NAME[@VERSION] arguments, so bad specs are usage errors.
 pub fn parse_spec(s: &str) -> Result<ModelSpec, String> {

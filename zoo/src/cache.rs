@@ -1,4 +1,5 @@
-//! The cache and the operations on it: resolve, pull, verify, remove.
+//! The cache and the operations on it: resolve, pull, verify, remove. (Registries are
+//! in `registry`, configuration from the environment in `config`.)
 //!
 //! Local registries (the repository's `weights/`, `file://` URLs, plain paths) are
 //! pulled exactly like remote ones: files are copied into the cache and verified. The
@@ -7,9 +8,7 @@
 
 use std::fmt;
 use std::fs::{File, OpenOptions};
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use fs4::fs_std::FileExt;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -17,124 +16,12 @@ use semver::Version;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, ZooError};
-use crate::fetch::{Fetcher, NetConfig, Source};
+use crate::fetch::{Fetcher, NetConfig};
 use crate::hash::sha256_file;
-use crate::index::{newest, CheckedFile, Index, VersionEntry, INDEX_FILE};
+use crate::index::{newest, Index, VersionEntry, INDEX_FILE};
 use crate::layout;
+use crate::registry::Registry;
 use crate::spec::ModelSpec;
-
-/// The registry shipped with this repository (`weights/`), found at compile time so a
-/// fresh clone works with no configuration and no network.
-pub const BUILTIN_REGISTRY_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../weights");
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Registry {
-    /// A directory holding `index.json` and `<name>/<version>/<files>`.
-    Local { dir: PathBuf },
-    /// An http(s) base URL under which the same layout is served.
-    Http { base: String },
-}
-
-impl Registry {
-    /// Accepts `https://...`, `http://...`, `file:///abs/dir` or a plain directory path;
-    /// a location ending in `index.json` means its directory.
-    pub fn parse(s: &str) -> Result<Registry> {
-        let invalid = |reason: &str| ZooError::InvalidRegistry {
-            registry: s.to_string(),
-            reason: reason.to_string(),
-        };
-        let s_trim = s.trim();
-        if s_trim.is_empty() {
-            return Err(invalid("empty registry location"));
-        }
-        if s_trim.starts_with("http://") || s_trim.starts_with("https://") {
-            let base = s_trim.trim_end_matches('/');
-            let base = base.strip_suffix(&format!("/{INDEX_FILE}")).unwrap_or(base);
-            if base.split_once("://").is_none_or(|(_, host)| host.is_empty()) {
-                return Err(invalid("URL has no host"));
-            }
-            return Ok(Registry::Http {
-                base: base.to_string(),
-            });
-        }
-        let path = if let Some(rest) = s_trim.strip_prefix("file://") {
-            let rest = rest.strip_prefix("localhost").unwrap_or(rest);
-            if !rest.starts_with('/') {
-                return Err(invalid("file:// URLs must hold an absolute path (file:///dir)"));
-            }
-            PathBuf::from(percent_decode(rest).ok_or_else(|| invalid("bad %-escape in file:// URL"))?)
-        } else if s_trim.contains("://") {
-            return Err(invalid("unsupported scheme; use https://, http://, file:// or a path"));
-        } else {
-            PathBuf::from(s_trim)
-        };
-        let path = std::path::absolute(&path).unwrap_or(path);
-        let dir = if path.file_name().is_some_and(|f| f == INDEX_FILE) {
-            path.parent().map(Path::to_path_buf).unwrap_or(path)
-        } else {
-            path
-        };
-        Ok(Registry::Local { dir })
-    }
-
-    pub fn builtin() -> Registry {
-        let raw = PathBuf::from(BUILTIN_REGISTRY_DIR);
-        Registry::Local {
-            dir: raw.canonicalize().unwrap_or(raw),
-        }
-    }
-
-    pub fn local_dir(&self) -> Option<&Path> {
-        match self {
-            Registry::Local { dir } => Some(dir),
-            Registry::Http { .. } => None,
-        }
-    }
-
-    fn index_location(&self) -> String {
-        match self {
-            Registry::Local { dir } => dir.join(INDEX_FILE).display().to_string(),
-            Registry::Http { base } => format!("{base}/{INDEX_FILE}"),
-        }
-    }
-
-    /// The registry's own copy first, then the index's mirrors.
-    fn sources(&self, name: &str, version: &Version, file: &CheckedFile) -> Vec<Source> {
-        let primary = match self {
-            Registry::Local { dir } => Source::Local(layout::registry_file(dir, name, version, &file.rel)),
-            Registry::Http { base } => Source::Url(layout::registry_url(base, name, version, &file.name)),
-        };
-        std::iter::once(primary)
-            .chain(file.entry.mirrors.iter().cloned().map(Source::Url))
-            .collect()
-    }
-}
-
-impl fmt::Display for Registry {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Registry::Local { dir } => write!(f, "{}", dir.display()),
-            Registry::Http { base } => f.write_str(base),
-        }
-    }
-}
-
-fn percent_decode(s: &str) -> Option<String> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = s.get(i + 1..i + 3)?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
-}
 
 /// What the cache keeps beside a complete version: the index entry its files were
 /// verified against (lets `verify`, `info` and offline use work without the registry).
@@ -191,25 +78,6 @@ impl fmt::Debug for Zoo {
     }
 }
 
-fn env_var(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
-}
-
-fn env_parse<T: std::str::FromStr>(name: &str, what: &str) -> Result<Option<T>> {
-    match env_var(name) {
-        None => Ok(None),
-        Some(v) => v.trim().parse().map(Some).map_err(|_| ZooError::InvalidConfig {
-            setting: name.to_string(),
-            value: v,
-            reason: format!("expected {what}"),
-        }),
-    }
-}
-
-fn env_flag(name: &str) -> bool {
-    env_var(name).is_some_and(|v| !matches!(v.trim().to_ascii_lowercase().as_str(), "0" | "false" | "no" | "off"))
-}
-
 impl Zoo {
     pub fn new(registry: Registry, home: impl Into<PathBuf>) -> Zoo {
         Zoo {
@@ -220,48 +88,6 @@ impl Zoo {
             fetcher: Fetcher::new(NetConfig::default()),
             converters: Default::default(),
         }
-    }
-
-    /// Configuration from the environment:
-    /// `ZOO_REGISTRY` (default: this repository's `weights/`), `ZOO_HOME` (default: the
-    /// XDG cache dir + `/zoo`), `ZOO_OFFLINE=1`, and for slow or flaky links
-    /// `ZOO_TIMEOUT_SECS` (30), `ZOO_RETRIES` (5), `ZOO_BACKOFF_MS` (500).
-    /// A progress bar is drawn when stderr is a terminal (`ZOO_PROGRESS=0` turns it off).
-    pub fn from_env() -> Result<Zoo> {
-        let registry = match env_var("ZOO_REGISTRY") {
-            Some(r) => Registry::parse(&r)?,
-            None => Registry::builtin(),
-        };
-        let home = layout::home_dir(std::env::var_os("ZOO_HOME"), dirs::cache_dir()).ok_or_else(|| {
-            ZooError::InvalidConfig {
-                setting: "ZOO_HOME".into(),
-                value: String::new(),
-                reason: "unset and no user cache directory is known; set ZOO_HOME".into(),
-            }
-        })?;
-        let mut net = NetConfig::default();
-        if let Some(secs) = env_parse::<f64>("ZOO_TIMEOUT_SECS", "a number of seconds")? {
-            net.timeout = Duration::try_from_secs_f64(secs)
-                .ok()
-                .filter(|d| !d.is_zero())
-                .ok_or_else(|| ZooError::InvalidConfig {
-                    setting: "ZOO_TIMEOUT_SECS".into(),
-                    value: secs.to_string(),
-                    reason: "expected a positive number of seconds".into(),
-                })?;
-        }
-        if let Some(r) = env_parse::<u32>("ZOO_RETRIES", "a whole number")? {
-            net.retries = r;
-        }
-        if let Some(ms) = env_parse::<u64>("ZOO_BACKOFF_MS", "milliseconds")? {
-            net.backoff = Duration::from_millis(ms);
-        }
-        let progress = std::io::stderr().is_terminal()
-            && (env_var("ZOO_PROGRESS").is_none() || env_flag("ZOO_PROGRESS"));
-        Ok(Zoo::new(registry, home)
-            .with_offline(env_flag("ZOO_OFFLINE"))
-            .with_net(net)
-            .with_progress(progress))
     }
 
     pub fn with_offline(mut self, offline: bool) -> Zoo {
@@ -723,38 +549,4 @@ pub(crate) fn write_json_atomic<T: Serialize>(path: &Path, value: &T) -> Result<
         .map_err(|e| ZooError::io("cannot serialise", path, std::io::Error::other(e)))?;
     text.push(b'\n');
     crate::atomic::write(path, &text).map_err(|e| ZooError::io("cannot write", path, e))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn registry_locations_parse() {
-        assert_eq!(
-            Registry::parse("https://example.org/zoo/").unwrap(),
-            Registry::Http { base: "https://example.org/zoo".into() }
-        );
-        assert_eq!(
-            Registry::parse("http://127.0.0.1:8000/r/index.json").unwrap(),
-            Registry::Http { base: "http://127.0.0.1:8000/r".into() }
-        );
-        assert_eq!(
-            Registry::parse("file:///tmp/my%20weights").unwrap(),
-            Registry::Local { dir: "/tmp/my weights".into() }
-        );
-        assert_eq!(
-            Registry::parse("/srv/weights/index.json").unwrap(),
-            Registry::Local { dir: "/srv/weights".into() }
-        );
-        for bad in ["", "ftp://x/y", "file://relative/dir", "https://"] {
-            assert!(matches!(Registry::parse(bad), Err(ZooError::InvalidRegistry { .. })), "{bad}");
-        }
-    }
-
-    #[test]
-    fn builtin_registry_is_the_repository_weights_dir() {
-        let Registry::Local { dir } = Registry::builtin() else { panic!() };
-        assert!(dir.join(INDEX_FILE).is_file(), "{}", dir.display());
-    }
 }
