@@ -30,7 +30,7 @@ use crate::error::{Result, ZooError};
 use crate::hash::{read_full, sha256_file, BUF_SIZE};
 use crate::index::{FileEntry, VersionEntry};
 use crate::layout;
-use crate::zoo::{remove_file_if_exists, Manifest, Pulled, Zoo};
+use crate::cache::{remove_file_if_exists, Manifest, Pulled, Zoo};
 
 /// Largest upstream file accepted when the index gives no size (model weights are MBs).
 pub const MAX_UPSTREAM_BYTES: u64 = 4 << 30;
@@ -238,7 +238,7 @@ impl Zoo {
         converted.card = card;
         let manifest =
             Manifest { name: name.to_string(), version: version.clone(), registry: self.registry().to_string(), entry: converted };
-        crate::zoo::write_json_atomic(&manifest_path, &manifest)?;
+        crate::cache::write_json_atomic(&manifest_path, &manifest)?;
         Ok(Pulled { name: name.into(), version: version.clone(), dir, fetched_files: 1, fetched_bytes: fetched })
     }
 

@@ -38,7 +38,7 @@ impl ModelArgs {
             threads: self.threads.map_or(0, |t| t as usize),
             rc_average: if self.no_rc_average { Some(false) } else { None },
         };
-        let scorer = Scorer::open(&self.model, &opts).map_err(super::score::usage_if_user_error)?;
+        let scorer = Scorer::open(&zoo::Zoo::from_env()?, &self.model, &opts).map_err(super::score::usage_if_user_error)?;
         let info = scorer.model();
         let label = match (&info.name, &info.version) {
             (Some(n), Some(v)) => format!("{n} {v}"),
