@@ -1,16 +1,9 @@
 #![no_main]
-//! train/src/model/spec.rs needs only serde and infer::Preprocessing; compiled in
-//! directly so the harness does not link libtorch.
+//! model.json validation asks the block families (train::model::family), which build
+//! libtorch tensors, so this target links train (and libtorch: set LIBTORCH as for the
+//! main workspace) instead of compiling train/src/model/spec.rs in by #[path].
 
-/// spec.rs reads this constant from the libtorch blocks module; train/tests/fuzz_replay.rs
-/// checks the two agree.
-mod blocks {
-    pub const UNLOCKDNA_HEADS: i64 = 4;
-}
-
-#[path = "../../train/src/model/spec.rs"]
-#[allow(dead_code)]
-mod spec;
+use train::model::spec;
 
 #[path = "../entries/model_json.rs"]
 mod entry;

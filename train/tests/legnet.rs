@@ -10,7 +10,7 @@ use infer::backend::BackendKind;
 use infer::scorer::{Scorer, ScorerOptions};
 use tch::{Device, Kind, Tensor};
 use train::model::store::to_vec_f32;
-use train::model::{ModelDescription, PrixFixeNet, WeightsError};
+use train::model::{ModelDescription, PrixFixeNet, Slot, WeightsError};
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/submissions/legnet").join(name)
@@ -181,4 +181,22 @@ fn team_initialisation_follows_initialize_weights_and_the_bilinear_init() {
     // bins 0..17 (int64), BatchNorm 1/0.
     assert_eq!(to_vec_f32(&get("bins")), (0..18).map(|i| i as f32).collect::<Vec<_>>());
     assert_eq!(get("seqextractor.blc0.1.weight").min().double_value(&[]), 1.0);
+}
+
+/// `bins` leads the state_dict but belongs to the head: freezing the first and core
+/// blocks (fine-tuning) must see it, and every other tensor, under its own block.
+#[test]
+fn every_tensor_belongs_to_its_block_although_bins_comes_first() {
+    let net = PrixFixeNet::new(ModelDescription::legnet(), Device::Cpu, 0).unwrap();
+    for (i, e) in net.store.entries().iter().enumerate() {
+        let want = if e.name == "bins" || e.name.starts_with("mapper.") {
+            Slot::Final
+        } else if e.name.starts_with("seqextractor.blc0.") {
+            Slot::First
+        } else {
+            assert!(e.name.starts_with("seqextractor.inv_res_blc") || e.name.starts_with("seqextractor.resize_blc"), "{}", e.name);
+            Slot::Core
+        };
+        assert_eq!(net.slot_of_entry(i), Some(want), "{}", e.name);
+    }
 }

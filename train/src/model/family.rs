@@ -165,6 +165,9 @@ fn builtin() -> Vec<&'static dyn DynFamily> {
         family::<blocks::unlock_dna::UnlockDnaCore>(),
         family::<blocks::soft_bins::SoftBins>(),
         family::<blocks::regression::Regression>(),
+        family::<blocks::legnet::LegnetStem>(),
+        family::<blocks::legnet::LegnetCore>(),
+        family::<blocks::legnet::LegnetHead>(),
     ]
 }
 

@@ -9,7 +9,7 @@ pub mod scope;
 pub mod spec;
 pub mod store;
 
-use std::ops::Range;
+use std::collections::HashMap;
 use std::path::Path;
 
 use tch::{Device, Kind, Tensor};
@@ -24,8 +24,8 @@ pub struct PrixFixeNet {
     pub store: Store,
     /// First, core and final block, in slot order.
     blocks: Vec<Box<dyn Block>>,
-    /// The store entries each slot registered.
-    ranges: Vec<Range<usize>>,
+    /// The slot that registered each store entry, in store order.
+    entry_slots: Vec<Slot>,
 }
 
 impl PrixFixeNet {
@@ -35,15 +35,21 @@ impl PrixFixeNet {
         desc.validate().map_err(invalid)?;
         let mut store = Store::new(device);
         let mut blocks = Vec::with_capacity(3);
-        let mut ranges = Vec::with_capacity(3);
+        // Owners by name: a block may put an entry ahead of earlier blocks' entries
+        // (`Scope::buffer_first`), so store positions do not group by slot.
+        let mut owner: HashMap<String, Slot> = HashMap::new();
         for slot in Slot::ALL {
             let spec = desc.architecture.slot(slot);
             let family = family::lookup(slot, &spec.block).map_err(invalid)?;
             let scope = spec.scope.as_deref().unwrap_or(family.scope());
-            let start = store.entries().len();
             blocks.push(family.build(spec, &mut Scope::new(&mut store, scope)).map_err(invalid)?);
-            ranges.push(start..store.entries().len());
+            for e in store.entries() {
+                if !owner.contains_key(&e.name) {
+                    owner.insert(e.name.clone(), slot);
+                }
+            }
         }
+        let entry_slots = store.entries().iter().map(|e| owner[&e.name]).collect();
         {
             // The draws come from libtorch's process-wide generator: two networks built
             // at once on different threads would interleave their draws, so seeding and
@@ -56,7 +62,7 @@ impl PrixFixeNet {
             }
             blocks.iter().for_each(|b| b.init());
         }
-        Ok(PrixFixeNet { desc, store, blocks, ranges })
+        Ok(PrixFixeNet { desc, store, blocks, entry_slots })
     }
 
     /// Builds the network and loads weights (`.pth` or `.safetensors`) strictly.
@@ -73,7 +79,7 @@ impl PrixFixeNet {
 
     /// The slot whose block registered store entry `index`.
     pub fn slot_of_entry(&self, index: usize) -> Option<Slot> {
-        self.ranges.iter().position(|r| r.contains(&index)).map(|i| Slot::ALL[i])
+        self.entry_slots.get(index).copied()
     }
 
     pub fn forward_t(&self, x: &Tensor, train: bool) -> FinalOutput {

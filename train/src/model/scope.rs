@@ -80,6 +80,14 @@ impl<'a> Scope<'a> {
         Var { name, tensor }
     }
 
+    /// A buffer that leads the state_dict: a whole-model architecture whose module
+    /// registers it before its submodules (LegNet's `SeqNN.bins`).
+    pub fn buffer_first(&mut self, leaf: &str, t: Tensor) -> Var {
+        let name = self.name(leaf);
+        let tensor = self.store.buffer_first(&name, t);
+        Var { name, tensor }
+    }
+
     /// A float32 buffer of zeros/ones etc. built on the store's device.
     pub fn buffer_like(&mut self, leaf: &str, shape: &[i64], kind: Kind, fill: f64) -> Var {
         let t = Tensor::full(shape, fill, (kind, self.device()));

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use infer::Preprocessing;
 
-use super::blocks::{autosome, bhi, soft_bins, unlock_dna};
+use super::blocks::{autosome, bhi, legnet, soft_bins, unlock_dna};
 use super::family::{lookup, BlockFamily, Objective, Signal, Slot};
 
 /// One block of the architecture as model.json holds it: `{"block": TAG, ...params}`,
@@ -161,13 +161,16 @@ pub struct ModelDescription {
 
 pub const FORMAT: &str = "prixfixe-model/1";
 
-pub const PRESETS: [&str; 3] = ["dream-rnn", "dream-cnn", "dream-attn"];
+pub const PRESETS: [&str; 4] = ["dream-rnn", "dream-cnn", "dream-attn", "legnet"];
 
 const YEAST_UNITS: &str = "expected expression bin (0..17) of the DREAM yeast random-promoter assay";
 
 impl ModelDescription {
     /// The reference tutorial's settings (models.md §3, training.md §4-5).
     pub fn preset(name: &str) -> Option<Self> {
+        if name == "legnet" {
+            return Some(Self::legnet());
+        }
         let bhi_first = BlockSpec::of::<bhi::BhiFirst>(&bhi::FirstSpec {
             in_channels: 6,
             out_channels: 320,
@@ -227,6 +230,40 @@ impl ModelDescription {
         })
     }
 
+    /// LegNet as the team ran it (spec submissions/legnet.md §2, §4), with the submission
+    /// copy's preprocessing (`N` = zeros); the authors' published weights use
+    /// [`Preprocessing::legnet_upstream`] instead. The families' own scopes
+    /// (`seqextractor`, root) give the team's state_dict names.
+    pub fn legnet() -> Self {
+        use legnet::{BLOCK_SIZES, FINAL_CH, KERNEL_SIZE, RESIZE_FACTOR, SE_REDUCTION};
+        let last = BLOCK_SIZES[BLOCK_SIZES.len() - 1];
+        ModelDescription {
+            format: FORMAT.to_string(),
+            name: "legnet".to_string(),
+            architecture: Architecture {
+                first: BlockSpec::of::<legnet::LegnetStem>(&legnet::StemSpec {
+                    in_channels: 6,
+                    out_channels: BLOCK_SIZES[0],
+                    kernel_size: KERNEL_SIZE,
+                }),
+                core: BlockSpec::of::<legnet::LegnetCore>(&legnet::CoreSpec {
+                    block_sizes: BLOCK_SIZES.to_vec(),
+                    kernel_size: KERNEL_SIZE,
+                    resize_factor: RESIZE_FACTOR,
+                    se_reduction: SE_REDUCTION,
+                }),
+                final_: BlockSpec::of::<legnet::LegnetHead>(&legnet::HeadSpec { in_channels: last, n_bins: FINAL_CH }),
+            },
+            preprocessing: Preprocessing::dream_yeast(),
+            outputs: vec!["expression".to_string()],
+            units: YEAST_UNITS.to_string(),
+            recipe: RecipeDefaults { max_lr: 0.005, batch_size: 1024, batches_per_epoch: 1000, epochs: 80, weight_decay: 0.01 },
+            version: None,
+            license: None,
+            provenance: serde_json::Value::Null,
+        }
+    }
+
     /// A preset name or a path to a model.json.
     pub fn from_arg(arg: &str) -> Result<Self, SpecError> {
         if let Some(p) = Self::preset(arg) {
@@ -275,7 +312,7 @@ impl ModelDescription {
 
 #[derive(Debug, thiserror::Error)]
 pub enum SpecError {
-    #[error("'{0}' is neither a preset (dream-rnn, dream-cnn, dream-attn) nor an existing model.json")]
+    #[error("'{0}' is neither a preset (dream-rnn, dream-cnn, dream-attn, legnet) nor an existing model.json")]
     Unknown(String),
     #[error("{0}: {1}")]
     Io(String, String),
@@ -301,6 +338,18 @@ mod tests {
         }
         let text = serde_json::to_string(&ModelDescription::preset("dream-cnn").unwrap().architecture.core).unwrap();
         assert_eq!(text, r#"{"block":"autosome","in_channels":320,"out_channels":64}"#);
+    }
+
+    #[test]
+    fn the_legnet_preset_uses_its_own_families_and_the_soft_bin_objective() {
+        let d = ModelDescription::preset("legnet").unwrap();
+        assert_eq!(d, ModelDescription::legnet());
+        for slot in Slot::ALL {
+            assert_eq!(d.architecture.slot(slot).block, "legnet", "{slot:?}");
+        }
+        assert_eq!(d.objective().unwrap(), Objective::SoftBinKl);
+        let text = serde_json::to_string(&d.architecture.core).unwrap();
+        assert_eq!(text, r#"{"block":"legnet","block_sizes":[256,128,128,64,64,64,64],"kernel_size":7,"resize_factor":4,"se_reduction":4.0}"#);
     }
 
     #[test]

@@ -28,11 +28,11 @@ pub struct ConvBnSilu {
 
 impl ConvBnSilu {
     /// `<scope>.0` is the conv, `<scope>.1` the BatchNorm (an `nn.Sequential`).
-    fn new(vs: &mut Scope, cin: i64, cout: i64, k: i64) -> Self {
+    pub fn new(vs: &mut Scope, cin: i64, cout: i64, k: i64) -> Self {
         ConvBnSilu { conv: Conv1d::new(&mut vs.pp(0), cin, cout, k, 1, false), bn: BatchNorm1d::new(&mut vs.pp(1), cout) }
     }
 
-    fn init(&self) {
+    pub fn init(&self) {
         self.conv.init(InitScheme::Autosome);
         self.bn.init();
     }

@@ -3,6 +3,7 @@
 
 pub mod autosome;
 pub mod bhi;
+pub mod legnet;
 pub mod regression;
 pub mod soft_bins;
 pub mod unlock_dna;
