@@ -11,20 +11,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn bin(name: &str) -> PathBuf {
-    // target/<profile>/deps/kill-<hash> -> target/<profile>/<name>
-    let exe = std::env::current_exe().unwrap();
-    let p = exe.parent().unwrap().parent().unwrap().join(name);
-    assert!(p.is_file(), "{} not built: run `cargo test --workspace`", p.display());
-    p
-}
+use e2e::{bin, root, shared};
 
 fn repo(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(rel)
-}
-
-fn shared(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared").join(rel)
+    root().join(rel)
 }
 
 /// xorshift64*: the kill moments are reproducible from the seed the test prints.

@@ -22,21 +22,11 @@ use std::process::Command;
 use tch::{Device, Tensor};
 use train::model::{ModelDescription, PrixFixeNet};
 
-fn bin(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let p = exe.parent().unwrap().parent().unwrap().join(name);
-    assert!(p.is_file(), "{} not built: run `cargo test --workspace`", p.display());
-    p
-}
+use e2e::{bin, shared};
 
-fn shared(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared").join(rel)
-}
-
+/// Runs `cmd` (which must succeed) and returns its stdout.
 fn run(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap();
-    assert!(out.status.success(), "{cmd:?} failed:\n{}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    String::from_utf8_lossy(&e2e::run(cmd).stdout).into_owned()
 }
 
 fn enabled() -> bool {

@@ -15,27 +15,16 @@ use std::process::{Command, Output};
 use support::{bytes, Reply, Server};
 use zoo::upstream::git_blob_sha1;
 
+use e2e::{bin, run, shared};
+
 const COMMIT: &str = "63773bb04a85dea33bdbf2e2350f7483cc2c96b5";
 
-fn bin(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let p = exe.parent().unwrap().parent().unwrap().join(name);
-    assert!(p.is_file(), "{} not built: run `cargo test --workspace`", p.display());
-    p
-}
-
 fn fixture(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/submissions/legnet").join(rel)
+    shared("fixtures/submissions/legnet").join(rel)
 }
 
 fn output(cmd: &mut Command) -> Output {
     cmd.output().unwrap()
-}
-
-fn ok(cmd: &mut Command) -> Output {
-    let out = output(cmd);
-    assert!(out.status.success(), "{cmd:?} failed ({:?}):\n{}", out.status.code(), String::from_utf8_lossy(&out.stderr));
-    out
 }
 
 /// A registry whose `legnet-standin@1.0.0` points at `url` with the blob hash `blob`.
@@ -118,7 +107,7 @@ fn pull_converts_the_authors_pth_and_infer_scores_it_like_the_team_predictor() {
     // The right one: the interrupted first transfer is resumed with a Range request.
     write_registry(&reg, &server.url(&path), &git_blob_sha1(&pth), "submission");
     let started = std::time::Instant::now();
-    let pulled = ok(env(Command::new(bin("train")), &reg, &home).args(["pull", "legnet-standin"]));
+    let pulled = run(env(Command::new(bin("train")), &reg, &home).args(["pull", "legnet-standin"]));
     eprintln!("train pull (download + check + conversion): {:.2} s; {}", started.elapsed().as_secs_f64(), String::from_utf8_lossy(&pulled.stdout).trim());
     let ranges = server.requests(&path);
     assert!(ranges.iter().any(|r| r.as_deref() == Some(&format!("bytes={}-", pth.len() / 2))), "{ranges:?}");
@@ -133,10 +122,10 @@ fn pull_converts_the_authors_pth_and_infer_scores_it_like_the_team_predictor() {
 
     // Offline from here on: the server is gone and ZOO_OFFLINE is set.
     drop(server);
-    let verify = ok(env(Command::new(bin("zoo")), &reg, &home).env("ZOO_OFFLINE", "1").args(["verify"]));
+    let verify = run(env(Command::new(bin("zoo")), &reg, &home).env("ZOO_OFFLINE", "1").args(["verify"]));
     assert!(String::from_utf8_lossy(&verify.stdout).contains("legnet-standin@1.0.0"), "{}", String::from_utf8_lossy(&verify.stdout));
     for backend in ["tract", "ort"] {
-        let out = ok(env(Command::new(bin("infer")), &reg, &home)
+        let out = run(env(Command::new(bin("infer")), &reg, &home)
             .env("ZOO_OFFLINE", "1")
             .args(["score", "--threads", "2", "--batch-size", "16", "--backend", backend, "--model", "legnet-standin", "--input"])
             .arg(&input));
@@ -159,7 +148,7 @@ fn upstream_preprocessing_differs_from_the_submission_copy_only_on_n() {
     let tmp = tempfile::tempdir().unwrap();
     let (reg, home) = (tmp.path().join("registry"), tmp.path().join("cache"));
     write_registry(&reg, &server.url(&path), &git_blob_sha1(&pth), "upstream");
-    ok(env(Command::new(bin("train")), &reg, &home).args(["pull", "legnet-standin"]));
+    run(env(Command::new(bin("train")), &reg, &home).args(["pull", "legnet-standin"]));
     let desc: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(home.join("models/legnet-standin/1.0.0/model.json")).unwrap()).unwrap();
     assert_eq!(desc["preprocessing"]["n_policy"], "uniform");
@@ -174,7 +163,7 @@ fn upstream_preprocessing_differs_from_the_submission_copy_only_on_n() {
         .collect();
     let input = tmp.path().join("seqs.fa");
     std::fs::write(&input, rows.iter().enumerate().map(|(i, (s, _))| format!(">r{i}\n{s}\n")).collect::<String>()).unwrap();
-    let out = ok(env(Command::new(bin("infer")), &reg, &home).args(["score", "--threads", "2", "--model", "legnet-standin", "--input"]).arg(&input));
+    let out = run(env(Command::new(bin("infer")), &reg, &home).args(["score", "--threads", "2", "--model", "legnet-standin", "--input"]).arg(&input));
     let got: Vec<f64> = String::from_utf8_lossy(&out.stdout).lines().skip(1).map(|l| l.split('\t').nth(1).unwrap().parse().unwrap()).collect();
     assert_eq!(got.len(), rows.len());
     for (i, (g, (s, w))) in got.iter().zip(&rows).enumerate() {
