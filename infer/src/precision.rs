@@ -17,6 +17,8 @@
 
 use std::collections::HashSet;
 
+use crate::rewrite::Names;
+
 use tract_onnx::pb;
 use tract_onnx::prelude::f16;
 
@@ -79,31 +81,6 @@ fn f32_values(t: &pb::TensorProto) -> Option<Vec<f32>> {
         t.float_data.clone()
     };
     (v.len() as i64 == t.dims.iter().product::<i64>()).then_some(v)
-}
-
-struct Names(HashSet<String>);
-
-impl Names {
-    fn of(graph: &pb::GraphProto) -> Names {
-        let mut set: HashSet<String> = graph.initializer.iter().map(|t| t.name.clone()).collect();
-        set.extend(graph.input.iter().chain(&graph.output).map(|v| v.name.clone()));
-        for n in &graph.node {
-            set.extend(n.input.iter().chain(&n.output).cloned());
-            set.insert(n.name.clone());
-        }
-        Names(set)
-    }
-
-    fn fresh(&mut self, prefix: &str) -> String {
-        let mut candidate = prefix.to_string();
-        let mut k = 1;
-        while self.0.contains(&candidate) {
-            candidate = format!("{prefix}_{k}");
-            k += 1;
-        }
-        self.0.insert(candidate.clone());
-        candidate
-    }
 }
 
 fn int_attr(name: &str, i: i64) -> pb::AttributeProto {

@@ -54,11 +54,11 @@ fn attr<'a>(node: &'a pb::NodeProto, name: &str) -> Option<&'a pb::AttributeProt
     node.attribute.iter().find(|a| a.name == name)
 }
 
-/// Names already used anywhere in the graph, to mint new ones.
-struct Names(HashSet<String>);
+/// Names already used anywhere in the graph, to mint new ones (also for `precision`).
+pub(crate) struct Names(HashSet<String>);
 
 impl Names {
-    fn of(graph: &pb::GraphProto) -> Names {
+    pub(crate) fn of(graph: &pb::GraphProto) -> Names {
         let mut set = HashSet::new();
         set.extend(graph.initializer.iter().map(|t| t.name.clone()));
         set.extend(graph.input.iter().chain(&graph.output).chain(&graph.value_info).map(|v| v.name.clone()));
@@ -69,7 +69,7 @@ impl Names {
         Names(set)
     }
 
-    fn fresh(&mut self, prefix: &str) -> String {
+    pub(crate) fn fresh(&mut self, prefix: &str) -> String {
         let mut candidate = prefix.to_string();
         let mut k = 1;
         while self.0.contains(&candidate) {

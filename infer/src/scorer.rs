@@ -216,6 +216,16 @@ impl Scorer {
         &self.info
     }
 
+    /// The model as a person names it: `name version`, else its file.
+    pub fn label(&self) -> String {
+        let info = &self.info;
+        match (&info.name, &info.version) {
+            (Some(n), Some(v)) => format!("{n} {v}"),
+            (Some(n), None) => n.clone(),
+            _ => info.path.display().to_string(),
+        }
+    }
+
     /// What runs the model (engine, execution provider, threads).
     pub fn describe(&self) -> String {
         self.backend.describe()

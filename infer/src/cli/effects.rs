@@ -39,12 +39,7 @@ impl ModelArgs {
             rc_average: if self.no_rc_average { Some(false) } else { None },
         };
         let scorer = Scorer::open(&zoo::Zoo::from_env()?, &self.model, &opts).map_err(super::score::usage_if_user_error)?;
-        let info = scorer.model();
-        let label = match (&info.name, &info.version) {
-            (Some(n), Some(v)) => format!("{n} {v}"),
-            (Some(n), None) => n.clone(),
-            _ => info.path.display().to_string(),
-        };
+        let label = scorer.label();
         eprintln!(
             "infer {verb}: {label} on {}{}",
             scorer.describe(),

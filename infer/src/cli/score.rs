@@ -95,12 +95,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         rc_average: if args.no_rc_average { Some(false) } else { None },
     };
     let mut scorer = Scorer::open(&zoo::Zoo::from_env()?, &args.model, &opts).map_err(usage_if_user_error)?;
-    let info = scorer.model();
-    let label = match (&info.name, &info.version) {
-        (Some(n), Some(v)) => format!("{n} {v}"),
-        (Some(n), None) => n.clone(),
-        _ => info.path.display().to_string(),
-    };
+    let label = scorer.label();
     eprintln!(
         "infer: scoring with {label} on {}{}",
         scorer.describe(),
