@@ -40,3 +40,16 @@ pub fn run(cmd: &mut Command) -> Output {
 pub fn isolated<'a>(cmd: &'a mut Command, home: &Path) -> &'a mut Command {
     cmd.env("ZOO_HOME", home).env_remove("ZOO_OFFLINE").env_remove("ZOO_REGISTRY")
 }
+
+/// The rows of a reference `predict.tsv` fixture: raw sequence -> the team's prediction.
+pub fn predict_rows(path: &Path) -> Vec<(String, f64)> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            let (s, v) = l.split_once('\t').unwrap();
+            (s.to_string(), v.parse().unwrap())
+        })
+        .collect()
+}

@@ -7,7 +7,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use e2e::{bin, run, shared};
+use e2e::{bin, predict_rows, run, shared};
 
 /// id -> values of an `infer score` TSV (header skipped).
 fn read_scores(tsv: &[u8]) -> Vec<(String, Vec<f64>)> {
@@ -23,15 +23,7 @@ fn read_scores(tsv: &[u8]) -> Vec<(String, Vec<f64>)> {
 }
 
 fn reference_rows(stem: &str) -> Vec<(String, f64)> {
-    std::fs::read_to_string(shared(&format!("fixtures/prixfixe/{stem}_predict.tsv")))
-        .unwrap()
-        .lines()
-        .filter(|l| !l.is_empty())
-        .map(|l| {
-            let (s, v) = l.split_once('\t').unwrap();
-            (s.to_string(), v.parse().unwrap())
-        })
-        .collect()
+    predict_rows(&shared(&format!("fixtures/prixfixe/{stem}_predict.tsv")))
 }
 
 fn score(model: &Path, input: &Path, backend: &str) -> Vec<(String, Vec<f64>)> {

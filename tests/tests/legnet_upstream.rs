@@ -15,7 +15,7 @@ use std::process::{Command, Output};
 use support::{bytes, Reply, Server};
 use zoo::upstream::git_blob_sha1;
 
-use e2e::{bin, run, shared};
+use e2e::{bin, predict_rows, run, shared};
 
 const COMMIT: &str = "63773bb04a85dea33bdbf2e2350f7483cc2c96b5";
 
@@ -78,15 +78,7 @@ fn pull_converts_the_authors_pth_and_infer_scores_it_like_the_team_predictor() {
     // Before the pull, `infer score` says which command builds the model.
     write_registry(&reg, &server.url(&path), &git_blob_sha1(&pth), "submission");
     let input = tmp.path().join("seqs.tsv");
-    let rows: Vec<(String, f64)> = std::fs::read_to_string(fixture("predict.tsv"))
-        .unwrap()
-        .lines()
-        .filter(|l| !l.is_empty())
-        .map(|l| {
-            let (s, v) = l.split_once('\t').unwrap();
-            (s.to_string(), v.parse().unwrap())
-        })
-        .collect();
+    let rows: Vec<(String, f64)> = predict_rows(&fixture("predict.tsv"));
     let fasta: String = rows.iter().enumerate().map(|(i, (s, _))| format!(">r{i}\n{s}\n")).collect();
     std::fs::write(&input, fasta).unwrap();
     let before = output(env(Command::new(bin("infer")), &reg, &home).args(["score", "--model", "legnet-standin", "--input"]).arg(&input));
@@ -152,15 +144,7 @@ fn upstream_preprocessing_differs_from_the_submission_copy_only_on_n() {
     let desc: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(home.join("models/legnet-standin/1.0.0/model.json")).unwrap()).unwrap();
     assert_eq!(desc["preprocessing"]["n_policy"], "uniform");
-    let rows: Vec<(String, f64)> = std::fs::read_to_string(fixture("predict.tsv"))
-        .unwrap()
-        .lines()
-        .filter(|l| !l.is_empty())
-        .map(|l| {
-            let (s, v) = l.split_once('\t').unwrap();
-            (s.to_string(), v.parse().unwrap())
-        })
-        .collect();
+    let rows: Vec<(String, f64)> = predict_rows(&fixture("predict.tsv"));
     let input = tmp.path().join("seqs.fa");
     std::fs::write(&input, rows.iter().enumerate().map(|(i, (s, _))| format!(">r{i}\n{s}\n")).collect::<String>()).unwrap();
     let out = run(env(Command::new(bin("infer")), &reg, &home).args(["score", "--threads", "2", "--model", "legnet-standin", "--input"]).arg(&input));
