@@ -177,7 +177,7 @@ pub fn read_state_dict_from_reader<R: Read + Seek>(
         });
     };
 
-    let little_endian = match read_entry(&mut archive, &format!("{prefix}/byteorder"), origin)? {
+    let little_endian = match read_entry(&mut archive, &format!("{prefix}/byteorder"), origin, SMALL_ENTRY_LIMIT)? {
         // Archives from before torch wrote this entry were little-endian.
         None => true,
         Some(b) => match String::from_utf8_lossy(&b).trim() {
@@ -195,7 +195,7 @@ pub fn read_state_dict_from_reader<R: Read + Seek>(
     };
 
     let pkl_name = format!("{prefix}/data.pkl");
-    let pkl = read_entry(&mut archive, &pkl_name, origin)?.ok_or_else(|| PthError::Layout {
+    let pkl = read_entry(&mut archive, &pkl_name, origin, PICKLE_LIMIT)?.ok_or_else(|| PthError::Layout {
         path: path.clone(),
         message: format!("{pkl_name} vanished from the archive"),
     })?;
@@ -246,12 +246,15 @@ pub fn read_state_dict_from_reader<R: Read + Seek>(
         let bytes = match storages.get(&t.storage.key) {
             Some(b) => b.clone(),
             None => {
-                let Some(mut b) = read_entry(&mut archive, &storage_entry, origin)? else {
+                let declared = t.storage.numel.checked_mul(t.storage.dtype.size() as u64);
+                // A storage never needs more bytes than the pickle declares for it, so a
+                // deflated entry that expands past that is refused before it fills memory.
+                let limit = declared.unwrap_or(0);
+                let Some(mut b) = read_entry(&mut archive, &storage_entry, origin, limit)? else {
                     return Err(tensor_err(format!(
                         "refers to missing storage '{storage_entry}'"
                     )));
                 };
-                let declared = t.storage.numel.checked_mul(t.storage.dtype.size() as u64);
                 if declared.is_none_or(|d| (b.len() as u64) < d) {
                     return Err(tensor_err(format!(
                         "uses storage '{storage_entry}' of {} bytes, but the pickle declares {} {} \
@@ -351,12 +354,19 @@ fn read_up_to<R: Read>(r: &mut R, buf: &mut [u8]) -> std::io::Result<usize> {
     Ok(n)
 }
 
+/// Upper bound on the pickle of a checkpoint. A state_dict's pickle holds names, shapes
+/// and storage keys only: a few hundred kB even for large models.
+const PICKLE_LIMIT: u64 = 256 << 20;
+/// Upper bound on the small text entries (`byteorder`).
+const SMALL_ENTRY_LIMIT: u64 = 1 << 10;
+
 /// `Ok(None)` when the entry does not exist; a corrupt entry (bad CRC, truncated
 /// deflate stream) is an error.
 fn read_entry<R: Read + Seek>(
     archive: &mut zip::ZipArchive<R>,
     name: &str,
     origin: &Path,
+    limit: u64,
 ) -> Result<Option<Vec<u8>>, PthError> {
     let mut file = match archive.by_name(name) {
         Ok(f) => f,
@@ -369,13 +379,20 @@ fn read_entry<R: Read + Seek>(
         }
     };
     // The declared size is untrusted; cap the up-front allocation.
-    let mut buf = Vec::with_capacity(file.size().min(1 << 26) as usize);
-    file.read_to_end(&mut buf)
+    let mut buf = Vec::with_capacity(file.size().min(limit).min(1 << 26) as usize);
+    // One byte past the limit tells an entry that is too large from one that fits exactly.
+    (&mut file).take(limit.saturating_add(1)).read_to_end(&mut buf)
         .map_err(|source| PthError::Entry {
             path: origin.into(),
             entry: name.to_string(),
             source,
         })?;
+    if buf.len() as u64 > limit {
+        return Err(PthError::Layout {
+            path: origin.into(),
+            message: format!("zip entry '{name}' expands past {limit} bytes, more than it may hold (a zip bomb?)"),
+        });
+    }
     Ok(Some(buf))
 }
 
@@ -955,6 +972,29 @@ mod tests {
         assert!(e.contains("legacy pre-1.6"), "{e}");
         let e = read(Vec::new()).unwrap_err().to_string();
         assert!(e.contains("does not start with a zip signature"), "{e}");
+    }
+
+    #[test]
+    fn pth_zip_bomb_storage_is_refused_before_it_fills_memory() {
+        // A 64-element f32 storage (256 bytes) deflated from 64 MiB of zeros: the
+        // reader must stop one byte past what the pickle declares.
+        let specs = [spec("w", "0", 64, 0, &[8, 8], &[8, 1])];
+        let mut w = zip::ZipWriter::new(Cursor::new(Vec::new()));
+        let stored = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Stored);
+        let deflated = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated);
+        w.start_file("b/data.pkl", stored).unwrap();
+        w.write_all(&state_dict_pickle(&specs)).unwrap();
+        w.start_file("b/data/0", deflated).unwrap();
+        let zeros = vec![0u8; 1 << 20];
+        for _ in 0..64 {
+            w.write_all(&zeros).unwrap();
+        }
+        let bomb = w.finish().unwrap().into_inner();
+        assert!(bomb.len() < 1 << 20, "the bomb should be small: {}", bomb.len());
+        let e = read(bomb).unwrap_err().to_string();
+        assert!(e.contains("zip entry 'b/data/0' expands past 256 bytes"), "{e}");
     }
 
     #[test]
