@@ -90,3 +90,81 @@ fn deepgxp_post_processing_is_explicit_and_gives_the_submitted_values() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("this model offers: team-cdf"));
 }
+
+/// Prix Fixe conversions: the Camformer and wztr trunks as core blocks between the DREAM
+/// first layers (BHI) and the soft-bin head. Each mixed model.json validates, trains two
+/// steps with the DREAM recipe, exports, and scores from its .onnx in tract and ONNX
+/// Runtime as the trained weights do in tch.
+#[test]
+fn mixed_compositions_with_team_trunks_train_export_and_score() {
+    use train::model::blocks::{camformer, soft_bins, wztr};
+    use train::model::{BlockSpec, ModelDescription, PrixFixeNet};
+    let tmp = tempfile::tempdir().unwrap();
+    let cores = [
+        (
+            "bhi-wztr-softbins",
+            BlockSpec::of::<wztr::WztrCore>(&wztr::CoreSpec {
+                in_channels: 320,
+                length: 150,
+                channels: 256,
+                kernel_size: 3,
+                stages: 6,
+                blocks_per_stage: 1,
+                dilations: vec![1, 2, 4, 6],
+            }),
+            256,
+        ),
+        (
+            "bhi-camformer-softbins",
+            BlockSpec::of::<camformer::CamformerCore>(&camformer::CoreSpec {
+                in_channels: 320,
+                channels: 64,
+                layers: 4,
+                kernel_size: 10,
+                pool_layer: 2,
+                pool_kernel: 10,
+                pool_stride: 4,
+                dropout: 0.3,
+            }),
+            64,
+        ),
+    ];
+    let data = shared("data/dream/demo_train.txt");
+    let seqs: Vec<String> = std::fs::read_to_string(&data).unwrap().lines().take(24).map(|l| l.split('\t').next().unwrap().to_string()).collect();
+    let fasta = tmp.path().join("in.fa");
+    std::fs::write(&fasta, seqs.iter().enumerate().map(|(i, s)| format!(">s{i}\n{s}\n")).collect::<String>()).unwrap();
+    for (name, core, width) in cores {
+        let mut desc = ModelDescription::preset("dream-cnn").unwrap();
+        desc.name = name.into();
+        desc.architecture.core = core;
+        desc.architecture.final_ = BlockSpec::of::<soft_bins::SoftBins>(&soft_bins::Spec { in_channels: width, n_bins: 18 });
+        desc.validate().unwrap();
+        let json = tmp.path().join(format!("{name}.json"));
+        std::fs::write(&json, serde_json::to_string_pretty(&desc).unwrap()).unwrap();
+        let out = tmp.path().join(name);
+        run(Command::new(bin("train"))
+            .args(["fit", "--device", "cpu", "--threads", "2", "--seed", "3", "--epochs", "1", "--batches-per-epoch", "2"])
+            .args(["--batch-size", "8", "--valid-batch-size", "64", "--valid-fraction", "0.01", "--arch"])
+            .arg(&json)
+            .arg("--train")
+            .arg(&data)
+            .arg("--out")
+            .arg(&out));
+        let net = PrixFixeNet::from_weights(desc, &out.join("model.safetensors"), tch::Device::Cpu).unwrap();
+        let refs: Vec<&[u8]> = seqs.iter().map(|s| s.as_bytes()).collect();
+        let want: Vec<f32> = net.predict_sequences(&refs).unwrap().into_iter().map(|v| v[0]).collect();
+        for backend in ["tract", "ort"] {
+            let scored = run(Command::new(bin("infer"))
+                .args(["score", "--threads", "2", "--backend", backend, "--model"])
+                .arg(out.join("model.onnx"))
+                .arg("--input")
+                .arg(&fasta));
+            let text = String::from_utf8(scored.stdout).unwrap();
+            let got: Vec<f32> = text.lines().skip(1).map(|l| l.split('\t').nth(1).unwrap().parse().unwrap()).collect();
+            let d = got.iter().zip(&want).map(|(g, w)| (g - w).abs()).fold(0f32, f32::max);
+            eprintln!("{name} {backend}: max |diff| vs tch {d:.3e}");
+            assert_eq!(got.len(), want.len());
+            assert!(d <= 1e-4, "{name} {backend}: {d}");
+        }
+    }
+}
