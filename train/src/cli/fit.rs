@@ -1,4 +1,4 @@
-//! `train fit`: train a model from scratch with the DREAM recipe.
+//! `train fit`: train a model from scratch with the DREAM recipe or a team's own (`--recipe`).
 
 use std::path::PathBuf;
 
@@ -14,7 +14,7 @@ use super::UsageError;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Preset (dream-rnn, dream-cnn, dream-attn, legnet) or a model.json
+    /// Preset (dream-rnn, dream-cnn, dream-attn, legnet, deepgxp, camformer, wztr) or a model.json
     #[arg(long, required_unless_present = "resume")]
     arch: Option<String>,
     #[command(flatten)]
