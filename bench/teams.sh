@@ -100,8 +100,11 @@ python3 - "$results" "$OUT" "$*" <<EOF
 import statistics, sys
 rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
 groups = {}
+def num(x):
+    # A model with constant predictions has no correlation: eval reports null.
+    return float("nan") if x in ("None", "") else float(x)
 for m, v, seed, p, s, t in rows:
-    groups.setdefault((m, v), []).append((float(p), float(s), float(t)))
+    groups.setdefault((m, v), []).append((num(p), num(s), float(t)))
 def ms(xs):
     return f"{statistics.mean(xs):.4f} ± {statistics.stdev(xs):.4f}" if len(xs) > 1 else f"{xs[0]:.4f}"
 lines = ["# Teams' models vs their Prix Fixe conversions (dream-public)", "",

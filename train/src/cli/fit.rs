@@ -96,7 +96,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     spec.config.check().map_err(|e| UsageError(format!("{}: {e}", dir.join(train::run::RUN_FILE).display())))?;
     eprintln!("train: device {device:?}");
     // Bad data stops the run before anything is written.
-    let (mut train_set, mut valid_set) = encode_sets(&spec.desc, &spec.data.read_split()?)?;
+    let mut split = spec.data.read_split()?;
+    if spec.config.recipe.drop_outside_domain {
+        drop_outside_domain(&spec.desc, &mut split);
+    }
+    let (mut train_set, mut valid_set) = encode_sets(&spec.desc, &split)?;
     // The recipe's target transform, its scale taken from the training labels once (a
     // resumed run reads it back from run.json).
     let mut spec = spec;
@@ -169,5 +173,17 @@ fn recipe_label(r: &Recipe) -> String {
     match r.name.as_str() {
         "dream" => "DREAM (AdamW wd 0.01, one-cycle, KL to 18-bin soft targets)".into(),
         _ => format!("{} ({})", r.name, serde_json::to_string(r).unwrap_or_default()),
+    }
+}
+
+/// Leaves out the records outside the model's training domain, saying how many.
+fn drop_outside_domain(desc: &ModelDescription, (train, valid): &mut train::run::SplitRecords) {
+    let Some(domain) = &desc.preprocessing.rules.training_domain else { return };
+    for (what, recs) in [("training", train), ("validation", valid)] {
+        let before = recs.len();
+        recs.retain(|r| domain.outside(&r.seq).is_none());
+        if recs.len() < before {
+            eprintln!("train: left out {} of {before} {what} records outside the training domain (the recipe's reader drops them)", before - recs.len());
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! The teams' own models as presets (spec `submissions/*.md`): each description holds
 //! the team's hyper-parameters, its preprocessing as data (so the exported ONNX file
-//! scores like the team's predictor), and its training recipe's defaults.
+//! scores like the team's predictor), and its training recipe's defaults (an epoch is
+//! one pass over the data, as in the teams' loaders).
 
 use super::blocks::{camformer, deepgxp, identity, wztr};
 use super::spec::{Architecture, BlockSpec, ModelDescription, RecipeDefaults, FORMAT};
@@ -39,7 +40,7 @@ impl ModelDescription {
             architecture,
             deepgxp::preprocessing(),
             "standardised expression (e - 11) / sd of the training expression; `--postprocess team-cdf` gives the submitted normal-CDF values",
-            RecipeDefaults { max_lr: 1.5e-3, batch_size: 512, batches_per_epoch: 1000, epochs: 15, weight_decay: 0.01 },
+            RecipeDefaults { max_lr: 1.5e-3, batch_size: 512, batches_per_epoch: 0, epochs: 15, weight_decay: 0.01 },
         )
     }
 
@@ -64,7 +65,7 @@ impl ModelDescription {
             architecture,
             camformer::preprocessing(),
             "expression in the challenge's units (MAUDE bin scale, untransformed targets)",
-            RecipeDefaults { max_lr: 1e-3, batch_size: 256, batches_per_epoch: 1000, epochs: 50, weight_decay: 1e-3 },
+            RecipeDefaults { max_lr: 1e-3, batch_size: 256, batches_per_epoch: 0, epochs: 50, weight_decay: 1e-3 },
         )
     }
 
@@ -88,7 +89,8 @@ impl ModelDescription {
             architecture,
             wztr::preprocessing(),
             "expression in the challenge's units (untransformed targets; clipped at 0 by the final ReLU)",
-            RecipeDefaults { max_lr: 1e-3, batch_size: 512, batches_per_epoch: 1000, epochs: 100, weight_decay: 0.0 },
+            // Lightning's default max_epochs (the parsed --epochs is unused); early stopping ends the run.
+            RecipeDefaults { max_lr: 1e-3, batch_size: 512, batches_per_epoch: 0, epochs: 1000, weight_decay: 0.0 },
         )
     }
 }

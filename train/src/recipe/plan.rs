@@ -112,6 +112,10 @@ pub struct Recipe {
     pub strand_pairs: bool,
     /// Adam's β1 where the schedule does not cycle it.
     pub beta1: f64,
+    /// Training and validation records outside the model's declared training domain are
+    /// left out (Camformers' reader drops them).
+    #[serde(default)]
+    pub drop_outside_domain: bool,
 }
 
 impl Default for Recipe {
@@ -125,6 +129,7 @@ impl Default for Recipe {
             target: TargetTransform::None,
             strand_pairs: false,
             beta1: 0.9,
+            drop_outside_domain: false,
         }
     }
 }
@@ -154,6 +159,7 @@ impl Recipe {
                 schedule: Schedule::Plateau { factor: 0.1, patience: 10, threshold: 1e-4 },
                 select: Metric::PearsonPlusSpearman,
                 early_stopping: Some(EarlyStopping { metric: Metric::PearsonPlusSpearman, patience: 10 }),
+                drop_outside_domain: true,
                 ..base
             },
             // MSE, ReduceLROnPlateau(patience 1) on val_loss, EarlyStopping(val_loss, 5),
