@@ -107,7 +107,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     eprintln!(
         "infer: scoring with {label} on {}{}",
         scorer.describe(),
-        if scorer.rc_average() { ", forward/reverse-complement averaged" } else { "" }
+        match (scorer.preprocessing().rules.shift_count(), scorer.rc_average()) {
+            (1, true) => ", forward/reverse-complement averaged".to_string(),
+            (1, false) => String::new(),
+            (n, rc) => format!(", mean of {n} shifts x {} strand(s)", if rc { 2 } else { 1 }),
+        }
     );
 
     let rules = scorer.preprocessing().rules.clone();
