@@ -18,5 +18,6 @@ pub mod precision;
 pub mod preprocess;
 pub mod rewrite;
 pub mod scorer;
+pub mod window;
 
 pub use preprocess::Preprocessing;

@@ -6,6 +6,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::window::{reverse_complement_keep_case, SequenceRules, Window};
+
 /// How a raw sequence becomes the model input (serialized into `model.json`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Preprocessing {
@@ -24,6 +26,10 @@ pub struct Preprocessing {
     /// one of these gets reverse flag 1 (benchmarks.md §1-3). Empty for the yeast models.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reverse_id_markers: Vec<String>,
+    /// Case sensitivity, shift augmentation, training domain, offered post-processing
+    /// (see [`crate::window`]); each absent when unused.
+    #[serde(flatten, default)]
+    pub rules: SequenceRules,
 }
 
 /// How a sequence is brought to the model's input length.
@@ -38,6 +44,8 @@ pub enum Padding {
     },
     /// Sequences must already be exactly `length` long (human 230 nt, Drosophila 249 nt).
     Exact,
+    /// The sequence placed in the window as [`Window`] says (the teams' own padding).
+    Window(Window),
 }
 
 /// A channel holding one flag value at every position.
@@ -80,6 +88,10 @@ pub enum PreprocessError {
     InvalidCharacter { byte: u8, position: usize },
     #[error("sequence has {found} nt but the model needs exactly {expected} nt")]
     WrongLength { expected: usize, found: usize },
+    #[error("sequence has {found} nt but the model takes at most {max} nt")]
+    TooLong { max: usize, found: usize },
+    #[error("sequence has {found} nt but the model's padding needs at least {min} nt")]
+    TooShort { min: usize, found: usize },
     #[error("invalid preprocessing description: {0}")]
     InvalidDescription(String),
 }
@@ -183,6 +195,7 @@ impl Preprocessing {
             n_policy: NPolicy::Zeros,
             rc_average: true,
             reverse_id_markers: Vec::new(),
+            rules: SequenceRules::default(),
         }
     }
 
@@ -205,6 +218,7 @@ impl Preprocessing {
             n_policy: NPolicy::Zeros,
             rc_average: false,
             reverse_id_markers: BENCHMARK_REVERSE_MARKERS.iter().map(|m| m.to_string()).collect(),
+            rules: SequenceRules::default(),
         }
     }
 
@@ -218,13 +232,11 @@ impl Preprocessing {
         self.channels() * self.length
     }
 
-    /// Model inputs per sequence at scoring time: 2 with `rc_average`, else 1.
+    /// Model inputs per sequence at scoring time: 2 with `rc_average`, else 1, for each
+    /// shift of the shift augmentation.
     pub fn inputs_per_sequence(&self) -> usize {
-        if self.rc_average {
-            2
-        } else {
-            1
-        }
+        let strands = if self.rc_average { 2 } else { 1 };
+        strands * self.rules.shift_count()
     }
 
     /// Checks a description read from a model file before it is used.
@@ -241,6 +253,10 @@ impl Preprocessing {
                 self.alphabet
             ));
         }
+        if let Padding::Window(w) = &self.padding {
+            w.validate().map_err(PreprocessError::InvalidDescription)?;
+        }
+        self.rules.validate().map_err(PreprocessError::InvalidDescription)?;
         for (i, c) in self.extra_channels.iter().enumerate() {
             if self.extra_channels[..i].contains(c) {
                 return bad(format!("extra channel {c:?} listed twice"));
@@ -290,6 +306,21 @@ impl Preprocessing {
                     });
                 }
                 upper_into(seq, out)?;
+            }
+            Padding::Window(w) => {
+                check_acgtn(seq)?;
+                let mut stack = [0u8; 512];
+                let mut heap = Vec::new();
+                let norm: &mut [u8] = if seq.len() <= stack.len() {
+                    &mut stack[..seq.len()]
+                } else {
+                    heap.resize(seq.len(), 0);
+                    &mut heap
+                };
+                for (o, &b) in norm.iter_mut().zip(seq) {
+                    *o = self.rules.normalise_case(b);
+                }
+                w.fit_into(norm, out)?;
             }
             Padding::Plasmid {
                 upstream,
@@ -407,12 +438,26 @@ impl Preprocessing {
             &mut heap
         };
         let (padded, rc) = scratch.split_at_mut(self.length);
-        self.pad_into(raw, padded)?;
-        let (fwd, rest) = out.split_at_mut(size);
-        self.encode(padded, reverse, false, fwd);
-        if self.rc_average {
-            reverse_complement_into(padded, rc);
-            self.encode(rc, true, false, rest);
+        let strands = if self.rc_average { 2 } else { 1 };
+        let mut shifted = Vec::new();
+        for (k, input) in out.chunks_exact_mut(strands * size).enumerate() {
+            match &self.rules.shifts {
+                Some(s) => {
+                    s.shifted(raw, s.offsets[k], &mut shifted);
+                    self.pad_into(&shifted, padded)?;
+                }
+                None => self.pad_into(raw, padded)?,
+            }
+            let (fwd, rest) = input.split_at_mut(size);
+            self.encode(padded, reverse, false, fwd);
+            if self.rc_average {
+                if self.rules.case_sensitive {
+                    reverse_complement_keep_case(padded, rc);
+                } else {
+                    reverse_complement_into(padded, rc);
+                }
+                self.encode(rc, true, false, rest);
+            }
         }
         Ok(())
     }
@@ -420,11 +465,16 @@ impl Preprocessing {
     /// Byte -> one-hot channel index (both cases), [`NO_CHANNEL`] for everything else.
     fn channel_table(&self) -> [u8; 256] {
         let mut table = [NO_CHANNEL; 256];
+        let lower = !self.rules.case_sensitive;
         table[b'N' as usize] = N_CHANNEL;
-        table[b'n' as usize] = N_CHANNEL;
+        if lower {
+            table[b'n' as usize] = N_CHANNEL;
+        }
         for (i, b) in self.alphabet.bytes().enumerate().take(N_CHANNEL as usize) {
             table[b.to_ascii_uppercase() as usize] = i as u8;
-            table[b.to_ascii_lowercase() as usize] = i as u8;
+            if lower {
+                table[b.to_ascii_lowercase() as usize] = i as u8;
+            }
         }
         table
     }

@@ -25,7 +25,7 @@ use crate::model::{PrixFixeNet, Slot};
 use crate::recipe::data::{BatchSampler, EncodedSet, SamplerState};
 use crate::recipe::metrics::{metrics, ValidMetrics};
 use crate::recipe::optim::AdamW;
-use crate::recipe::schedule::OneCycle;
+use crate::recipe::plan::{Loss, LrPlan, Progress, Recipe};
 
 /// Which parameters stay fixed while fine-tuning (`--freeze`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, clap::ValueEnum)]
@@ -55,6 +55,9 @@ pub struct FitConfig {
     pub objective: Objective,
     #[serde(default)]
     pub freeze: Freeze,
+    /// Loss, schedule, selection, early stopping, target transform (default: DREAM).
+    #[serde(default)]
+    pub recipe: Recipe,
 }
 
 impl FitConfig {
@@ -99,6 +102,10 @@ struct CheckpointState {
     best_pearson: Option<f64>,
     weights: String,
     optimizer: String,
+    #[serde(default)]
+    plan: Option<LrPlan>,
+    #[serde(default)]
+    progress: Option<Progress>,
 }
 
 #[derive(Default)]
@@ -169,6 +176,9 @@ impl Trainer<'_> {
     }
 
     fn loss(&self, out: &crate::model::FinalOutput, y: &Tensor, y_probs: Option<&Tensor>) -> anyhow::Result<Tensor> {
+        if let Some(l) = self.cfg.recipe.loss.filter(|l| *l != Loss::SoftBinKl) {
+            return Ok(l.regression(&out.prediction, y));
+        }
         Ok(match self.cfg.objective {
             Objective::SoftBinKl => {
                 let (Some(z), Some(target)) = (&out.logits, y_probs) else {
@@ -210,6 +220,15 @@ impl Trainer<'_> {
         Tensor::cat(&outs, 0)
     }
 
+    /// The validation loss the recipe's schedule and early stopping read: its regression
+    /// loss, or the MSE for the soft-bin objective.
+    fn valid_loss(&self) -> Option<f64> {
+        let valid = self.valid?;
+        let pred = Self::predict_set(self.net, valid, self.cfg.valid_batch_size);
+        let loss = self.cfg.recipe.loss.unwrap_or(Loss::Mse);
+        Some(tch::no_grad(|| loss.regression(&pred, &valid.y.to_kind(Kind::Float)).double_value(&[])))
+    }
+
     fn validate(&self) -> Option<(ValidMetrics, Vec<ValidMetrics>)> {
         let valid = self.valid?;
         let pred = Self::predict_set(self.net, valid, self.cfg.valid_batch_size);
@@ -238,7 +257,8 @@ impl Trainer<'_> {
         let dev = self.net.store.device();
         let steps_per_epoch = self.batches_per_epoch();
         let total = steps_per_epoch * self.cfg.epochs;
-        let schedule = OneCycle::dream(self.cfg.max_lr, total);
+        let mut schedule = LrPlan::new(&self.cfg.recipe, self.cfg.max_lr, total);
+        let mut progress = Progress::default();
         let params = self.trainable();
         let mut opt = AdamW::new(params, self.cfg.weight_decay);
         let mut sampler = BatchSampler::new(self.train.len(), self.cfg.batch_size, self.cfg.seed);
@@ -246,7 +266,7 @@ impl Trainer<'_> {
         std::fs::create_dir_all(&ckdir)?;
         let log_path = self.dir.join("log.jsonl");
         let (first_epoch, mut best_pearson, mut log) = if resume {
-            self.restore(&mut opt, &mut sampler)?
+            self.restore(&mut opt, &mut sampler, &mut schedule, &mut progress)?
         } else {
             infer::atomic::write(&log_path, b"")?;
             (0, None, Vec::new())
@@ -290,16 +310,14 @@ impl Trainer<'_> {
             bar.finish_and_clear();
             let t_valid = Instant::now();
             let validation = self.validate();
+            let valid_loss = if self.cfg.recipe == Recipe::default() { None } else { self.valid_loss() };
             let valid_seconds = t_valid.elapsed().as_secs_f64();
-            let mut is_best = false;
-            if let Some((m, _)) = &validation {
-                if best_pearson.is_none_or(|b| m.pearson > b) {
-                    best_pearson = Some(m.pearson);
-                    is_best = true;
-                    self.net.store.save_safetensors(&self.dir.join("best.safetensors"))?;
-                }
-            } else {
-                // Without validation the last epoch's weights are the result.
+            // Without validation the last epoch's weights are the result.
+            let verdict = progress.end_epoch(&self.cfg.recipe, validation.as_ref().map(|v| &v.0), valid_loss);
+            schedule.end_epoch(valid_loss);
+            let is_best = verdict.best && validation.is_some();
+            if verdict.best {
+                best_pearson = validation.as_ref().map(|v| v.0.pearson);
                 self.net.store.save_safetensors(&self.dir.join("best.safetensors"))?;
             }
             let entry = EpochLog {
@@ -314,7 +332,7 @@ impl Trainer<'_> {
                 data_seconds,
                 valid_seconds,
             };
-            self.checkpoint(epoch, &opt, &sampler, best_pearson)?;
+            self.checkpoint(epoch, &opt, &sampler, best_pearson, (&schedule, &progress))?;
             let line = serde_json::to_string(&entry)? + "\n";
             std::fs::OpenOptions::new().append(true).open(&log_path)?.write_all(line.as_bytes())?;
             if self.verbose {
@@ -332,6 +350,12 @@ impl Trainer<'_> {
                 );
             }
             log.push(entry);
+            if verdict.stop {
+                if self.verbose {
+                    eprintln!("early stopping after epoch {epoch} ({} recipe)", self.cfg.recipe.name);
+                }
+                break;
+            }
         }
         let best = log
             .iter()
@@ -343,7 +367,13 @@ impl Trainer<'_> {
 
     /// Loads the last checkpoint of the run (weights, optimiser, sampler) and the log
     /// lines it covers; returns (epochs done, best validation Pearson, log).
-    fn restore(&mut self, opt: &mut AdamW, sampler: &mut BatchSampler) -> anyhow::Result<(usize, Option<f64>, Vec<EpochLog>)> {
+    fn restore(
+        &mut self,
+        opt: &mut AdamW,
+        sampler: &mut BatchSampler,
+        plan: &mut LrPlan,
+        progress: &mut Progress,
+    ) -> anyhow::Result<(usize, Option<f64>, Vec<EpochLog>)> {
         let dev = self.net.store.device();
         let ckdir = checkpoint_dir(&self.dir);
         let log_path = self.dir.join("log.jsonl");
@@ -359,6 +389,9 @@ impl Trainer<'_> {
             *sampler = BatchSampler::from_state(self.train.len(), self.cfg.batch_size, state.sampler);
             first_epoch = state.epoch;
             best_pearson = state.best_pearson;
+            *plan = state.plan.unwrap_or_else(|| plan.clone());
+            // Checkpoints from before recipes selected on the best Pearson.
+            *progress = state.progress.unwrap_or(Progress { best_select: best_pearson, ..Progress::default() });
         }
         // Keep the log lines of the epochs the checkpoint covers; drop any later
         // partial lines from the interrupted epoch.
@@ -381,7 +414,7 @@ impl Trainer<'_> {
         (x_all, y_all, p_all): (&Tensor, &Tensor, Option<&Tensor>),
         opt: &mut AdamW,
         sampler: &mut BatchSampler,
-        schedule: &OneCycle,
+        schedule: &LrPlan,
         bar: &indicatif::ProgressBar,
     ) -> anyhow::Result<EpochTotals> {
         let dev = self.net.store.device();
@@ -400,8 +433,17 @@ impl Trainer<'_> {
             // it; the last completed epoch's checkpoint is kept.
             let net = &*self.net;
             let out = torch_call::catch("the forward pass", || net.forward_t(&x, true))?;
+            // DeepGXP's recipe: the reverse complement (channels and positions flipped) in
+            // a second pass with its own dropout, the two losses averaged.
+            let out_rc = match self.cfg.recipe.strand_pairs {
+                true => Some(torch_call::catch("the forward pass", || net.forward_t(&x.flip([1, 2]), true))?),
+                false => None,
+            };
             let (loss, value) = torch_call::catch("the loss", || -> anyhow::Result<(Tensor, f64)> {
-                let loss = self.loss(&out, &y, yp.as_ref())?;
+                let mut loss = self.loss(&out, &y, yp.as_ref())?;
+                if let Some(o) = &out_rc {
+                    loss = (loss + self.loss(o, &y, yp.as_ref())?) / 2.0;
+                }
                 let value = loss.double_value(&[]);
                 Ok((loss, value))
             })??;
@@ -421,7 +463,14 @@ impl Trainer<'_> {
         Ok(t)
     }
 
-    fn checkpoint(&self, epoch: usize, opt: &AdamW, sampler: &BatchSampler, best_pearson: Option<f64>) -> anyhow::Result<()> {
+    fn checkpoint(
+        &self,
+        epoch: usize,
+        opt: &AdamW,
+        sampler: &BatchSampler,
+        best_pearson: Option<f64>,
+        (plan, progress): (&LrPlan, &Progress),
+    ) -> anyhow::Result<()> {
         let ckdir = checkpoint_dir(&self.dir);
         let weights = format!("e{epoch}-model.safetensors");
         let optimizer = format!("e{epoch}-optim.safetensors");
@@ -434,6 +483,8 @@ impl Trainer<'_> {
             best_pearson,
             weights: weights.clone(),
             optimizer: optimizer.clone(),
+            plan: Some(plan.clone()),
+            progress: Some(progress.clone()),
         };
         infer::atomic::write(&ckdir.join("state.json"), serde_json::to_string_pretty(&state)?.as_bytes())?;
         // Older epochs are no longer referenced.

@@ -191,6 +191,7 @@ mod tests {
             valid_batch_size: 5,
             objective: desc.objective().unwrap(),
             freeze: Default::default(),
+            recipe: Default::default(),
         };
         let spec = RunSpec { desc, config, data: data(dir.path().join("t.txt")), device: DeviceSpec::Cpu };
         spec.write(dir.path()).unwrap();

@@ -42,6 +42,14 @@ pub struct Args {
     /// Score the forward strand only, even if the model averages over both strands
     #[arg(long)]
     no_rc_average: bool,
+    /// Apply a post-processing the model offers, by name (e.g. DeepGXP's `team-cdf`);
+    /// none is ever applied without it
+    #[arg(long, value_name = "NAME")]
+    postprocess: Option<String>,
+    /// Add a column `outside_training_domain`: empty, or why the sequence lies outside
+    /// the training domain the model declares (it is scored either way)
+    #[arg(long)]
+    domain_column: bool,
 }
 
 /// Where the TSV goes: stdout, or a temporary file renamed over the target on success.
@@ -99,12 +107,27 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     eprintln!(
         "infer: scoring with {label} on {}{}",
         scorer.describe(),
-        if scorer.rc_average() { ", forward/reverse-complement averaged" } else { "" }
+        match (scorer.preprocessing().rules.shift_count(), scorer.rc_average()) {
+            (1, true) => ", forward/reverse-complement averaged".to_string(),
+            (1, false) => String::new(),
+            (n, rc) => format!(", mean of {n} shifts x {} strand(s)", if rc { 2 } else { 1 }),
+        }
     );
 
+    let rules = scorer.preprocessing().rules.clone();
+    let post = match &args.postprocess {
+        Some(n) => Some(rules.postprocess(n).map_err(UsageError)?.clone()),
+        None => None,
+    };
+    let mut domain = DomainReport::new(rules.training_domain.clone());
     let mut records = args.input.open()?;
+    records.set_keep_case(rules.case_sensitive);
     let mut sink = Sink::open(args.output.as_deref())?;
-    write_header(sink.writer(), scorer.outputs()).map_err(write_error)?;
+    let mut columns = scorer.outputs().to_vec();
+    if args.domain_column {
+        columns.push("outside_training_domain".into());
+    }
+    write_header(sink.writer(), &columns).map_err(write_error)?;
 
     let progress = progress_bar();
     let n_out = scorer.outputs().len();
@@ -129,9 +152,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             for (rec, row) in batch.iter().zip(y.chunks_exact(n_out)) {
                 line.clear();
                 line.push_str(&rec.id);
-                for v in row {
+                for &v in row {
+                    let v = post.as_ref().map_or(v, |p| p.apply(v));
                     // Display of f32 is the shortest string that parses back to the same f32.
                     let _ = write!(line, "\t{v}");
+                }
+                let outside = domain.check(&rec.id, &rec.seq);
+                if args.domain_column {
+                    let _ = write!(line, "\t{}", outside.unwrap_or_default());
                 }
                 line.push('\n');
                 w.write_all(line.as_bytes()).map_err(write_error)?;
@@ -153,7 +181,39 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if let Some(report) = rejected.report() {
         eprintln!("infer: warning: {report}");
     }
+    if let Some(report) = domain.report(scored) {
+        eprintln!("infer: warning: {report}");
+    }
     Ok(())
+}
+
+/// Sequences outside the training domain a model declares (Camformers' reader drops
+/// them; here they are scored, counted, and named in the optional column).
+struct DomainReport {
+    domain: Option<infer::window::Domain>,
+    count: u64,
+    first: Option<String>,
+}
+
+impl DomainReport {
+    fn new(domain: Option<infer::window::Domain>) -> Self {
+        DomainReport { domain, count: 0, first: None }
+    }
+
+    fn check(&mut self, id: &str, seq: &[u8]) -> Option<String> {
+        let why = self.domain.as_ref()?.outside(seq)?;
+        self.count += 1;
+        self.first.get_or_insert_with(|| format!("{id}: {why}"));
+        Some(why)
+    }
+
+    fn report(&self, scored: u64) -> Option<String> {
+        let first = self.first.as_ref()?;
+        Some(format!(
+            "{} of {scored} sequences lie outside the model's training domain and were scored anyway (first: {first}; --domain-column names each)",
+            self.count
+        ))
+    }
 }
 
 /// Records the input reader accepted but the model cannot take (skipped with

@@ -72,7 +72,7 @@ impl Fastx {
                             },
                         }));
                     }
-                    seq.push(u);
+                    seq.push(b);
                 }
             }
         }

@@ -335,6 +335,7 @@ fn records(src: source::Source, opts: &InputOptions, limits: &Limits) -> Result<
         skip_examples: Vec::new(),
         done: false,
         max_record_length: limits.max_record_length,
+        keep_case: false,
     })
 }
 
@@ -351,6 +352,8 @@ pub struct Records {
     skip_examples: Vec<InputError>,
     done: bool,
     max_record_length: usize,
+    /// Hand sequences out in the file's case (for case-sensitive models); else upper-case.
+    keep_case: bool,
 }
 
 enum Inner {
@@ -360,6 +363,12 @@ enum Inner {
 }
 
 impl Records {
+    /// Hands sequences out in the file's case instead of upper-case: for models whose
+    /// encoding is case-sensitive (lower case is no base to them).
+    pub fn set_keep_case(&mut self, keep: bool) {
+        self.keep_case = keep;
+    }
+
     /// The input's display name (the path as given, or `<stdin>`).
     pub fn name(&self) -> &str {
         &self.name
@@ -435,7 +444,13 @@ impl Iterator for Records {
                     self.done = true;
                     return None;
                 }
-                Some(Ok(rec)) => return Some(Ok(rec)),
+                Some(Ok(mut rec)) => {
+                    // The readers validate and keep case; upper-casing happens here once.
+                    if !self.keep_case {
+                        rec.seq.make_ascii_uppercase();
+                    }
+                    return Some(Ok(rec));
+                }
                 Some(Err(e)) if e.is_skippable() => {
                     if self.policy == InvalidPolicy::Skip {
                         self.skipped += 1;
@@ -455,7 +470,7 @@ impl Iterator for Records {
     }
 }
 
-/// Validates and upper-cases a sequence. Errors carry the 1-based position.
+/// Validates a sequence (case kept; [`Records`] upper-cases). Errors carry the 1-based position.
 pub(crate) fn normalize_seq(raw: &[u8], out: &mut Vec<u8>) -> Result<(), RecordProblem> {
     if raw.is_empty() {
         return Err(RecordProblem::EmptySequence);
@@ -470,7 +485,7 @@ pub(crate) fn normalize_seq(raw: &[u8], out: &mut Vec<u8>) -> Result<(), RecordP
                 position: i + 1,
             });
         }
-        out.push(u);
+        out.push(b);
     }
     Ok(())
 }

@@ -268,6 +268,7 @@ pub fn short_preprocessing(length: usize) -> Preprocessing {
         n_policy: NPolicy::Zeros,
         rc_average: true,
         reverse_id_markers: Vec::new(),
+        rules: Default::default(),
     }
 }
 

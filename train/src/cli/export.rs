@@ -11,7 +11,7 @@ use super::UsageError;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Preset (dream-rnn, dream-cnn, dream-attn, legnet) or a model.json
+    /// Preset (dream-rnn, dream-cnn, dream-attn, legnet, deepgxp, camformer, wztr) or a model.json
     #[arg(long)]
     arch: String,
     /// PyTorch .pth (as torch.save writes a state_dict) or .safetensors with the reference names

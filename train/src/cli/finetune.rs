@@ -108,6 +108,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         valid_batch_size: args.valid_batch_size,
         objective,
         freeze: args.freeze.unwrap_or_default(),
+        recipe: Default::default(),
     };
     let run_spec = run::RunSpec { desc: desc.clone(), config: config.clone(), data: data.clone(), device: args.device };
     run_spec.write(&args.out)?;

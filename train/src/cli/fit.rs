@@ -1,10 +1,12 @@
-//! `train fit`: train a model from scratch with the DREAM recipe.
+//! `train fit`: train a model from scratch with the DREAM recipe or a team's own (`--recipe`).
 
 use std::path::PathBuf;
 
 use train::device::DeviceSpec;
 use train::fit::{FitConfig, Trainer};
+use train::model::spec::RecipeDefaults;
 use train::model::{ModelDescription, PrixFixeNet};
+use train::recipe::plan::Recipe;
 use train::run::{check_new_dir, encode_sets, prepare_new_dir, RunSpec};
 
 use super::data::DataArgs;
@@ -12,7 +14,7 @@ use super::UsageError;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Preset (dream-rnn, dream-cnn, dream-attn, legnet) or a model.json
+    /// Preset (dream-rnn, dream-cnn, dream-attn, legnet, deepgxp, camformer, wztr) or a model.json
     #[arg(long, required_unless_present = "resume")]
     arch: Option<String>,
     #[command(flatten)]
@@ -47,6 +49,10 @@ pub struct Args {
     /// Intra-op CPU threads (default: libtorch's choice)
     #[arg(long)]
     threads: Option<i32>,
+    /// Training recipe: dream (AdamW, one-cycle, the head's loss), or a team's own:
+    /// deepgxp, camformer, wztr (default: the model's own for the team presets, else dream)
+    #[arg(long, value_name = "NAME")]
+    recipe: Option<String>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -65,7 +71,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             let dir = args.out.clone().unwrap();
             let data = args.data.to_stored()?;
             check_new_dir(&dir)?;
-            let defaults = &desc.recipe;
+            let (recipe, defaults) = select_recipe(&desc, args.recipe.as_deref())?;
+            let defaults = &defaults;
             let config = FitConfig {
                 epochs: args.epochs.unwrap_or(defaults.epochs),
                 batch_size: args.batch_size.unwrap_or(defaults.batch_size),
@@ -76,6 +83,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 valid_batch_size: args.valid_batch_size,
                 objective: desc.objective().map_err(|e| UsageError(format!("{}: {e}", desc.name)))?,
                 freeze: Default::default(),
+                recipe,
             };
             let spec = RunSpec { desc, config, data, device: args.device };
             (dir, spec, false)
@@ -88,7 +96,19 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     spec.config.check().map_err(|e| UsageError(format!("{}: {e}", dir.join(train::run::RUN_FILE).display())))?;
     eprintln!("train: device {device:?}");
     // Bad data stops the run before anything is written.
-    let (train_set, valid_set) = encode_sets(&spec.desc, &spec.data.read_split()?)?;
+    let mut split = spec.data.read_split()?;
+    if spec.config.recipe.drop_outside_domain {
+        drop_outside_domain(&spec.desc, &mut split);
+    }
+    let (mut train_set, mut valid_set) = encode_sets(&spec.desc, &split)?;
+    // The recipe's target transform, its scale taken from the training labels once (a
+    // resumed run reads it back from run.json).
+    let mut spec = spec;
+    spec.config.recipe.resolve_target(&train_set.y);
+    train_set.y = spec.config.recipe.transform_labels(&train_set.y);
+    if let Some(v) = valid_set.as_mut() {
+        v.y = spec.config.recipe.transform_labels(&v.y);
+    }
     if !resume {
         prepare_new_dir(&dir)?;
         spec.write(&dir)?;
@@ -118,7 +138,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     .run(resume)?;
     let training = serde_json::json!({
-        "recipe": "DREAM (AdamW wd 0.01, one-cycle, KL to 18-bin soft targets)",
+        "recipe": recipe_label(&config.recipe),
         "config": config,
         "data": spec.data,
         "device": format!("{device:?}"),
@@ -128,4 +148,42 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         "seconds_this_invocation": started.elapsed().as_secs_f64(),
     });
     super::finish(&mut net, &dir, training)
+}
+
+/// The recipe asked for (or the model's own), with the hyper-parameter defaults that go
+/// with it: a team recipe uses the model's defaults, the DREAM recipe the DREAM ones.
+fn select_recipe(desc: &ModelDescription, asked: Option<&str>) -> anyhow::Result<(Recipe, RecipeDefaults)> {
+    let name = asked.unwrap_or(if Recipe::named(&desc.name).is_some() { desc.name.as_str() } else { "dream" });
+    let recipe = Recipe::named(name)
+        .ok_or_else(|| UsageError(format!("unknown recipe '{name}' (known: {})", train::recipe::plan::RECIPES.join(", "))))?;
+    if recipe.strand_pairs && (desc.preprocessing.alphabet != "ACGT" || !desc.preprocessing.extra_channels.is_empty()) {
+        return Err(UsageError(format!(
+            "recipe '{name}' trains on both strands by flipping channels and positions, which needs a bare A, C, G, T one-hot input"
+        ))
+        .into());
+    }
+    let defaults = match (name, ModelDescription::preset("dream-cnn")) {
+        ("dream", Some(dream)) if Recipe::named(&desc.name).is_some() => RecipeDefaults { max_lr: dream.recipe.max_lr, weight_decay: dream.recipe.weight_decay, ..desc.recipe.clone() },
+        _ => desc.recipe.clone(),
+    };
+    Ok((recipe, defaults))
+}
+
+fn recipe_label(r: &Recipe) -> String {
+    match r.name.as_str() {
+        "dream" => "DREAM (AdamW wd 0.01, one-cycle, KL to 18-bin soft targets)".into(),
+        _ => format!("{} ({})", r.name, serde_json::to_string(r).unwrap_or_default()),
+    }
+}
+
+/// Leaves out the records outside the model's training domain, saying how many.
+fn drop_outside_domain(desc: &ModelDescription, (train, valid): &mut train::run::SplitRecords) {
+    let Some(domain) = &desc.preprocessing.rules.training_domain else { return };
+    for (what, recs) in [("training", train), ("validation", valid)] {
+        let before = recs.len();
+        recs.retain(|r| domain.outside(&r.seq).is_none());
+        if recs.len() < before {
+            eprintln!("train: left out {} of {before} {what} records outside the training domain (the recipe's reader drops them)", before - recs.len());
+        }
+    }
 }

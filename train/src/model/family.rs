@@ -168,6 +168,15 @@ fn builtin() -> Vec<&'static dyn DynFamily> {
         family::<blocks::legnet::LegnetStem>(),
         family::<blocks::legnet::LegnetCore>(),
         family::<blocks::legnet::LegnetHead>(),
+        family::<blocks::identity::Identity>(),
+        family::<blocks::deepgxp::DeepgxpFirst>(),
+        family::<blocks::deepgxp::DeepgxpCore>(),
+        family::<blocks::deepgxp::DeepgxpHead>(),
+        family::<blocks::camformer::CamformerCore>(),
+        family::<blocks::camformer::CamformerHead>(),
+        family::<blocks::wztr::WztrStem>(),
+        family::<blocks::wztr::WztrCore>(),
+        family::<blocks::wztr::WztrHead>(),
     ]
 }
 

@@ -8,6 +8,7 @@ pub mod onnx;
 pub mod scope;
 pub mod spec;
 pub mod store;
+pub mod teams;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -96,21 +97,16 @@ impl PrixFixeNet {
         tch::no_grad(|| self.forward_t(x, false).prediction)
     }
 
-    /// The reference predictor: pad, encode forward (rev 0, singleton 0) and the reverse
-    /// complement of the padded sequence (rev 1, singleton 0), average the two scores.
+    /// The reference predictor: every test-time input of each sequence as its
+    /// preprocessing describes them (forward and reverse complement for the DREAM models,
+    /// shifts x strands for DeepGXP), scores averaged.
     pub fn predict_sequences(&self, seqs: &[&[u8]]) -> anyhow::Result<Vec<Vec<f32>>> {
         let pre = &self.desc.preprocessing;
         let (c, l) = (pre.channels(), pre.length);
-        let rows = if pre.rc_average { 2 } else { 1 };
+        let rows = pre.inputs_per_sequence();
         let mut x = vec![0f32; seqs.len() * rows * c * l];
-        for (i, s) in seqs.iter().enumerate() {
-            let padded = pre.pad(s)?;
-            let base = i * rows * c * l;
-            pre.encode(&padded, false, false, &mut x[base..base + c * l]);
-            if pre.rc_average {
-                let rc = infer::preprocess::reverse_complement(&padded);
-                pre.encode(&rc, true, false, &mut x[base + c * l..base + 2 * c * l]);
-            }
+        for (s, slot) in seqs.iter().zip(x.chunks_exact_mut(rows * c * l)) {
+            pre.encode_for_scoring(s, slot)?;
         }
         let x = Tensor::from_slice(&x)
             .view([(seqs.len() * rows) as i64, c as i64, l as i64])
@@ -121,14 +117,7 @@ impl PrixFixeNet {
         Ok((0..seqs.len())
             .map(|i| {
                 (0..n_out)
-                    .map(|k| {
-                        let f = y[(i * rows) * n_out + k];
-                        if rows == 2 {
-                            (f + y[(i * rows + 1) * n_out + k]) / 2.0
-                        } else {
-                            f
-                        }
-                    })
+                    .map(|k| (0..rows).map(|r| y[(i * rows + r) * n_out + k]).sum::<f32>() / rows as f32)
                     .collect()
             })
             .collect())

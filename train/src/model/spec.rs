@@ -161,15 +161,19 @@ pub struct ModelDescription {
 
 pub const FORMAT: &str = "prixfixe-model/1";
 
-pub const PRESETS: [&str; 4] = ["dream-rnn", "dream-cnn", "dream-attn", "legnet"];
+pub const PRESETS: [&str; 7] = ["dream-rnn", "dream-cnn", "dream-attn", "legnet", "deepgxp", "camformer", "wztr"];
 
 const YEAST_UNITS: &str = "expected expression bin (0..17) of the DREAM yeast random-promoter assay";
 
 impl ModelDescription {
     /// The reference tutorial's settings (models.md §3, training.md §4-5).
     pub fn preset(name: &str) -> Option<Self> {
-        if name == "legnet" {
-            return Some(Self::legnet());
+        match name {
+            "legnet" => return Some(Self::legnet()),
+            "deepgxp" => return Some(Self::deepgxp()),
+            "camformer" => return Some(Self::camformer()),
+            "wztr" => return Some(Self::wztr()),
+            _ => {}
         }
         let bhi_first = BlockSpec::of::<bhi::BhiFirst>(&bhi::FirstSpec {
             in_channels: 6,
@@ -312,7 +316,7 @@ impl ModelDescription {
 
 #[derive(Debug, thiserror::Error)]
 pub enum SpecError {
-    #[error("'{0}' is neither a preset (dream-rnn, dream-cnn, dream-attn, legnet) nor an existing model.json")]
+    #[error("'{0}' is neither a preset (dream-rnn, dream-cnn, dream-attn, legnet, deepgxp, camformer, wztr) nor an existing model.json")]
     Unknown(String),
     #[error("{0}: {1}")]
     Io(String, String),

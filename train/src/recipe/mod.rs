@@ -6,6 +6,7 @@
 pub mod data;
 pub mod metrics;
 pub mod optim;
+pub mod plan;
 pub mod schedule;
 pub mod split;
 pub mod target;

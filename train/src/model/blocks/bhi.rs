@@ -19,7 +19,7 @@ pub struct ConvBlock {
 }
 
 impl ConvBlock {
-    fn forward_t(&self, x: &Tensor, train: bool) -> Tensor {
+    pub(crate) fn forward_t(&self, x: &Tensor, train: bool) -> Tensor {
         let mut y = self.conv.forward(x).relu();
         if self.pool > 1 {
             y = y.max_pool1d([self.pool], [self.pool], [0], [1], false);
@@ -27,7 +27,7 @@ impl ConvBlock {
         y.dropout(self.dropout, train)
     }
 
-    fn export(&self, g: &mut GraphBuilder, x: &str) -> String {
+    pub(crate) fn export(&self, g: &mut GraphBuilder, x: &str) -> String {
         let y = self.conv.export(g, x);
         let y = g.op("Relu", &[&y], vec![]);
         if self.pool > 1 {
@@ -144,7 +144,7 @@ pub struct BiLstm {
 }
 
 impl BiLstm {
-    fn new(vs: &mut Scope, input: i64, hidden: i64) -> Self {
+    pub(crate) fn new(vs: &mut Scope, input: i64, hidden: i64) -> Self {
         let mut params = Vec::with_capacity(8);
         for suffix in ["", "_reverse"] {
             params.push(vs.param(&format!("weight_ih_l0{suffix}"), &[4 * hidden, input]));
@@ -156,7 +156,7 @@ impl BiLstm {
     }
 
     /// (B, L, C) -> (B, L, 2H), zero initial states.
-    fn forward(&self, x: &Tensor, train: bool) -> Tensor {
+    pub(crate) fn forward(&self, x: &Tensor, train: bool) -> Tensor {
         let b = x.size()[0];
         let h0 = Tensor::zeros([2, b, self.hidden], (x.kind(), x.device()));
         let c0 = h0.zeros_like();
@@ -167,7 +167,7 @@ impl BiLstm {
 
     /// (B, C, L) -> (B, 2H, L). ONNX LSTM with layout 0 (time-major) and explicit
     /// Transposes: tract's batch-first LSTM is broken.
-    fn export(&self, g: &mut GraphBuilder, x: &str) -> String {
+    pub(crate) fn export(&self, g: &mut GraphBuilder, x: &str) -> String {
         let h = self.hidden;
         let p = &self.params;
         let dir = |k: usize| {
@@ -197,7 +197,7 @@ impl BiLstm {
         g.op("Reshape", &[&y, &shape], vec![])
     }
 
-    fn init(&self) {
+    pub(crate) fn init(&self) {
         let _g = tch::no_grad_guard();
         let bound = 1.0 / (self.hidden as f64).sqrt();
         for p in &self.params {

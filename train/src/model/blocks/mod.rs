@@ -3,10 +3,14 @@
 
 pub mod autosome;
 pub mod bhi;
+pub mod camformer;
+pub mod deepgxp;
+pub mod identity;
 pub mod legnet;
 pub mod regression;
 pub mod soft_bins;
 pub mod unlock_dna;
+pub mod wztr;
 
 /// The channel agreement every block checks against what precedes it.
 pub fn check_input(slot: &str, takes: usize, given: usize, source: &str) -> Result<(), String> {
