@@ -190,7 +190,11 @@ fn render_preprocessing(out: &mut String, p: &Value) {
     if !extra.is_empty() {
         line.push_str(&format!(" + {} flag channel(s) ({})", extra.len(), extra.join(", ")));
     }
-    line.push_str("; case-insensitive");
+    line.push_str(if get("case_sensitive").and_then(Value::as_bool).unwrap_or(false) {
+        "; case-sensitive (lower-case letters encode as empty columns)"
+    } else {
+        "; case-insensitive"
+    });
     let _ = writeln!(out, "  {line}");
     let padding = get("padding");
     match padding.and_then(|x| x.get("kind")).and_then(Value::as_str) {
@@ -204,6 +208,27 @@ fn render_preprocessing(out: &mut String, p: &Value) {
         }
         Some("exact") => {
             let _ = writeln!(out, "  padding: none; sequences must be exactly {length} nt");
+        }
+        Some("window") => {
+            let text = |k: &str| padding.and_then(|x| x.get(k)).and_then(Value::as_str).unwrap_or("");
+            let side = |flank: &str, end: &str| match flank.len() {
+                0 => "empty columns".to_string(),
+                n => format!("the {end} of a {n}-nt flank"),
+            };
+            let place = match text("align") {
+                "start" => format!("at the start; the 3' side is filled with {}", side(text("right_flank"), "start")),
+                "end" => format!("at the end; the 5' side is filled with {}", side(text("left_flank"), "end")),
+                _ => format!(
+                    "centred; filled with {} before and {} after",
+                    side(text("left_flank"), "end"),
+                    side(text("right_flank"), "start")
+                ),
+            };
+            let longer = match text("longer") {
+                "error" => "longer sequences are refused".to_string(),
+                _ => format!("longer sequences keep their first {length} nt"),
+            };
+            let _ = writeln!(out, "  padding: a shorter sequence sits {place}; {longer}");
         }
         _ => {
             let _ = writeln!(out, "  padding: {}", padding.map(plain).unwrap_or_else(|| "(not stated)".into()));
@@ -222,6 +247,30 @@ fn render_preprocessing(out: &mut String, p: &Value) {
         "one pass per record (orientation from the record)"
     };
     let _ = writeln!(out, "  score: {scoring}");
+    if let Some(offsets) = get("shifts").and_then(|x| x.get("offsets")).and_then(Value::as_array) {
+        let list: Vec<String> = offsets.iter().map(plain).collect();
+        let _ = writeln!(
+            out,
+            "  test-time shifts: {} ({}), each scored as above; all inputs averaged",
+            list.len(),
+            list.join(", ")
+        );
+    }
+    if let Some(d) = get("training_domain") {
+        let num = |k: &str| d.get(k).map(plain).unwrap_or_else(|| "-".into());
+        let _ = writeln!(
+            out,
+            "  training domain: {} nt +/- {} nt, at most {} N; sequences outside it are scored and counted",
+            num("length"),
+            num("max_length_difference"),
+            num("max_n")
+        );
+    }
+    for p in get("postprocessing").and_then(Value::as_array).into_iter().flatten() {
+        let name = p.get("name").map(plain).unwrap_or_default();
+        let what = p.get("description").map(plain).filter(|d| !d.is_empty()).unwrap_or_else(|| plain(p));
+        let _ = writeln!(out, "  optional post-processing '{name}' (only with --postprocess {name}): {what}");
+    }
 }
 
 /// A JSON value as text: strings without quotes, the rest compact.
@@ -280,6 +329,32 @@ mod tests {
         assert!(text.contains("dream-public pearson_score"), "{text}");
         assert!(text.contains("0.3043"), "{text}");
         // No raw JSON objects in the human card.
+        assert!(!text.contains("{\""), "{text}");
+    }
+
+    #[test]
+    fn team_preprocessing_window_shifts_domain_and_postprocessing_read_as_sentences() {
+        let p: serde_json::Value = serde_json::from_str(
+            r#"{"length": 110, "alphabet": "ACGT", "extra_channels": [], "n_policy": "zeros",
+                "rc_average": true, "case_sensitive": true,
+                "padding": {"kind": "window", "align": "center", "left_flank": "", "right_flank": "GGT", "longer": "keep_start"},
+                "shifts": {"offsets": [-2, -1, 0, 1, 2], "left": "AC", "right": "GT"},
+                "training_domain": {"length": 110, "max_length_difference": 3, "max_n": 3},
+                "postprocessing": [{"name": "team-cdf", "kind": "normal_cdf", "shift": 0.062, "description": "normal CDF of the prediction"}]}"#,
+        )
+        .unwrap();
+        let mut text = String::new();
+        render_preprocessing(&mut text, &p);
+        for want in [
+            "case-sensitive",
+            "centred; filled with empty columns before and the start of a 3-nt flank after",
+            "longer sequences keep their first 110 nt",
+            "test-time shifts: 5 (-2, -1, 0, 1, 2)",
+            "training domain: 110 nt +/- 3 nt, at most 3 N",
+            "optional post-processing 'team-cdf' (only with --postprocess team-cdf): normal CDF of the prediction",
+        ] {
+            assert!(text.contains(want), "missing {want:?} in\n{text}");
+        }
         assert!(!text.contains("{\""), "{text}");
     }
 
