@@ -3,7 +3,7 @@
 # scripts/setup.sh (the test set-up), or alone. Idempotent and quick once done:
 #   - the wasm32-unknown-unknown Rust target;
 #   - wasm-bindgen-cli of exactly the wasm-bindgen version in Cargo.lock, built once
-#     into .tools/bin (cached there; rebuilt only when Cargo.lock's version changes);
+#     into ~/.cargo/bin (rebuilt only when Cargo.lock's version changes);
 #   - Debian's chromium and chromium-driver (apt-get), and node/npm if absent;
 #   - web/test's node modules (playwright-core, onnxruntime-web) from package-lock.json.
 # Nothing is downloaded outside the package registries (no browser or tool downloaders).
@@ -17,12 +17,21 @@ if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
 fi
 
 bindgen_version="$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/[^0-9.]/, ""); print; exit }' Cargo.lock)"
-if [[ "$(.tools/bin/wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $bindgen_version" ]]; then
-    echo "setup: building wasm-bindgen-cli $bindgen_version into .tools/ (once, a few minutes)"
-    # Its own lock file names crate versions a registry mirror may not carry yet; the
-    # version of the tool itself is what has to match.
-    cargo install --quiet wasm-bindgen-cli --version "=$bindgen_version" --root .tools --locked 2>/dev/null \
-        || cargo install --quiet wasm-bindgen-cli --version "=$bindgen_version" --root .tools
+# Cached where `cargo install` puts tools, so a fresh clone on the same machine (CI)
+# finds it; web/build.sh looks there, on PATH and in .tools/bin.
+bindgen_root="${CARGO_HOME:-$HOME/.cargo}"
+have_bindgen=0
+for candidate in "$bindgen_root/bin/wasm-bindgen" .tools/bin/wasm-bindgen "$(command -v wasm-bindgen || true)"; do
+    if [[ -n "$candidate" && -x "$candidate" && "$("$candidate" --version)" == "wasm-bindgen $bindgen_version" ]]; then
+        have_bindgen=1
+    fi
+done
+if [[ $have_bindgen == 0 ]]; then
+    echo "setup: building wasm-bindgen-cli $bindgen_version into $bindgen_root/bin (once, a few minutes)"
+    # No TLS: the CLI only downloads in its test runner, which is not used. Its own lock
+    # file may name crate versions a registry mirror lacks; then the newest that fit.
+    install=(cargo install --quiet wasm-bindgen-cli --version "=$bindgen_version" --no-default-features --root "$bindgen_root")
+    "${install[@]}" --locked 2>/dev/null || "${install[@]}"
 fi
 
 apt_packages=()

@@ -17,7 +17,7 @@ wasm_target="${WEB_TARGET_DIR:-${CARGO_TARGET_DIR:-$root/target}/web}"
 bindgen_version="$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/[^0-9.]/, ""); print; exit }' "$root/Cargo.lock")"
 
 bindgen=""
-for candidate in "$root/.tools/bin/wasm-bindgen" "$(command -v wasm-bindgen || true)"; do
+for candidate in "${CARGO_HOME:-$HOME/.cargo}/bin/wasm-bindgen" "$root/.tools/bin/wasm-bindgen" "$(command -v wasm-bindgen || true)"; do
     if [[ -n "$candidate" && -x "$candidate" ]] && [[ "$("$candidate" --version)" == "wasm-bindgen $bindgen_version" ]]; then
         bindgen="$candidate"
         break

@@ -1,7 +1,8 @@
 // The page: model picker, input, results. All scoring happens in worker.js.
 const $ = (id) => document.getElementById(id);
 const TABLE_ROWS = 1000; // rows shown; the download has all of them
-const BATCH_SIZE = 32; // sequences per forward pass
+// Sequences per forward pass (`?batch=N` to change it).
+const BATCH_SIZE = Math.max(1, Number(new URLSearchParams(location.search).get("batch")) || 32);
 const STEP = 4 * BATCH_SIZE; // records per progress update
 
 const worker = new Worker("worker.js", { type: "module" });
