@@ -4,7 +4,8 @@
 //! `web/test/browser-test.mjs` through playwright-core), and for each published DREAM
 //! model the TSV the page downloads for the reference fixtures' sequences must be
 //! `infer score`'s: the same header, ids and order, values within 1e-4. A bad record
-//! must get the message `infer score` gives. Never skipped: without Chromium, node or
+//! must get the message `infer score` gives, and with the network off the page must
+//! still open and score (its service worker's cache). Never skipped: without Chromium, node or
 //! the node modules the test fails and names scripts/setup.sh.
 
 use std::path::{Path, PathBuf};
@@ -72,7 +73,12 @@ fn page_scores_like_infer_score_in_headless_chromium() {
     let out_dir = tmp.path().join("out");
     std::fs::create_dir(&out_dir).unwrap();
     let cases_file = tmp.path().join("cases.json");
-    let spec = serde_json::json!({ "score": cases, "bad": { "model": "dream-cnn", "input": bad } });
+    let offline = tmp.path().join("dream-cnn.fa");
+    let spec = serde_json::json!({
+        "score": cases,
+        "bad": { "model": "dream-cnn", "input": bad },
+        "offline": { "model": "dream-cnn", "input": offline },
+    });
     std::fs::write(&cases_file, spec.to_string()).unwrap();
     let node = run(Command::new("node")
         .arg(root.join("web/test/browser-test.mjs"))
@@ -113,6 +119,12 @@ fn page_scores_like_infer_score_in_headless_chromium() {
     let message = bad["message"].as_str().unwrap();
     assert!(message.starts_with("bad.fa:4: record 'bad1': invalid character 'X' at position 20"), "page says {message:?}");
     assert!(native_message.ends_with(message), "page says {message:?}, infer score says {native_message:?}");
+
+    // Offline once loaded (the service worker's cache).
+    let offline = &report["offline"];
+    assert_eq!(offline["state"], "done", "scoring with the network off: {offline}");
+    let cnn_records = expected.iter().find(|e| e.0 == "dream-cnn").unwrap().2;
+    assert_eq!(offline["scored"], cnn_records, "scoring with the network off: {offline}");
 
     let png = std::fs::read(out_dir.join("screenshot.png")).unwrap();
     assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000, "screenshot");

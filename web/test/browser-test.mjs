@@ -2,7 +2,8 @@
 // file on the built page in headless Chromium, saves the page's TSV download, the
 // message a bad input gets, the page's timings and a screenshot into --out.
 //   node browser-test.mjs --site DIR --cases cases.json --out DIR
-// cases.json: { "score": [{ "model": "dream-cnn", "input": "x.fa" }], "bad": { "model", "input" } }
+// cases.json: { "score": [{ "model": "dream-cnn", "input": "x.fa" }], "bad": { "model", "input" },
+//               "offline": { "model", "input" } }
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { args, launch, openPage, scoreFile, serve } from "./harness.mjs";
@@ -37,6 +38,18 @@ try {
     await page.screenshot({ path: path.join(opt.out, "bad-input.png") });
     await page.close();
     console.log(`bad input: ${state}: ${report.bad.message}`);
+  }
+  if (cases.offline) {
+    // The service worker kept what the pages above fetched: with the network gone the
+    // page still opens, loads the model and scores.
+    await browser.context.setOffline(true);
+    const { page } = await openPage(browser.context, server.url, cases.offline.model);
+    const state = await scoreFile(page, cases.offline.input);
+    const run = await page.evaluate(() => window.lastRun);
+    report.offline = { state, scored: run ? run.scored : 0, error: await page.textContent("#error") };
+    await page.close();
+    await browser.context.setOffline(false);
+    console.log(`offline: ${state}, ${report.offline.scored} sequences`);
   }
 } finally {
   await browser.close();
