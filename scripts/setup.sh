@@ -7,7 +7,8 @@
 #   scripts/setup.sh score   ONNX Runtime only (24 MB download): all `infer` needs to
 #                            score with the fast backend; tract needs nothing at all
 #   scripts/setup.sh         everything the tests need: also libtorch for `train`
-#                            (570 MB download, 1.3 GB on disk)
+#                            (570 MB download, 1.3 GB on disk), and what the web
+#                            page's build and browser test need (scripts/setup-web.sh)
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -23,7 +24,7 @@ case "$component" in
     score) want_torch=0 ;;
     all) want_torch=1 ;;
     -h | --help)
-        sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
+        sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
         exit 0
         ;;
     *)
@@ -31,6 +32,11 @@ case "$component" in
         exit 2
         ;;
 esac
+# The test set-up also builds and tests the scoring page (web/): the wasm target,
+# wasm-bindgen, Chromium and node modules. Scoring from the command line needs none.
+if [[ $want_torch == 1 ]]; then
+    "$root/scripts/setup-web.sh"
+fi
 ort_stamp=".venv/.setup-onnxruntime-${ORT_VERSION}"
 torch_stamp=".venv/.setup-libtorch-${TORCH_VERSION}-${CUDA_RUNTIME_VERSION}"
 

@@ -10,12 +10,15 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
+#[cfg(feature = "native")]
+use std::sync::OnceLock;
 
 use tract_onnx::prelude::*;
 
 /// Which engine runs the model.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "native", derive(clap::ValueEnum))]
 pub enum BackendKind {
     /// ONNX Runtime on the CPU when its library loads (the faster engine), else tract
     #[default]
@@ -120,13 +123,20 @@ pub fn open(kind: BackendKind, model: &Path, opts: &BackendOptions) -> Result<Bo
     let threads = if opts.threads == 0 { default_threads() } else { opts.threads };
     let opts = BackendOptions { threads, max_rows: opts.max_rows.max(1), ..*opts };
     Ok(match kind {
+        #[cfg(feature = "native")]
         BackendKind::Auto => open_auto(model, &opts)?,
-        BackendKind::Tract => Box::new(TractBackend::open(model, &opts)?),
+        #[cfg(feature = "native")]
         BackendKind::Ort => Box::new(OrtBackend::open(model, &opts, false)?),
+        #[cfg(feature = "native")]
         BackendKind::OrtCuda => Box::new(OrtBackend::open(model, &opts, true)?),
+        // Without ONNX Runtime compiled in (the wasm build) tract is the only engine.
+        #[cfg(not(feature = "native"))]
+        BackendKind::Auto | BackendKind::Ort | BackendKind::OrtCuda => Box::new(TractBackend::open(model, &opts)?),
+        BackendKind::Tract => Box::new(TractBackend::open(model, &opts)?),
     })
 }
 
+#[cfg(feature = "native")]
 /// `--backend auto`: ONNX Runtime when its library loads, else tract. Only a missing or
 /// unloadable library falls back; a model ONNX Runtime refuses is reported as such, so
 /// the two engines never silently disagree about what a file means.
@@ -145,11 +155,13 @@ fn open_auto(model: &Path, opts: &BackendOptions) -> Result<Box<dyn Backend>, Ba
 }
 
 /// The engine `auto` picked, saying so in [`Backend::describe`].
+#[cfg(feature = "native")]
 struct AutoChosen {
     inner: Box<dyn Backend>,
     why: &'static str,
 }
 
+#[cfg(feature = "native")]
 impl Backend for AutoChosen {
     fn run(&mut self, x: &[f32], rows: usize) -> Result<Vec<f32>, BackendError> {
         self.inner.run(x, rows)
@@ -232,10 +244,27 @@ impl TractBackend {
         Self::guarded(model, || Self::parse_unguarded(model, rewrite))
     }
 
+    /// As [`Self::open`], for a model held in memory (the browser has no files);
+    /// `name` stands for it in error messages.
+    pub fn from_bytes(name: &Path, bytes: &[u8], opts: &BackendOptions) -> Result<TractBackend, BackendError> {
+        let opts = BackendOptions { threads: 1, max_rows: opts.max_rows.max(1), ..*opts };
+        let parsed = Self::guarded(name, || {
+            let err = |e: TractError| BackendError::TractLoad { path: name.to_path_buf(), message: format!("{e:#}") };
+            let proto = tract_onnx::onnx().proto_model_for_read(&mut &*bytes).map_err(err)?;
+            Self::from_proto(name, proto, true)
+        })?;
+        Ok(TractBackend { path: name.to_path_buf(), model: parsed, plans: Vec::new(), opts, slice_rows: opts.max_rows })
+    }
+
     fn parse_unguarded(model: &Path, rewrite: bool) -> Result<InferenceModel, BackendError> {
         let err = |e: TractError| BackendError::TractLoad { path: model.to_path_buf(), message: format!("{e:#}") };
+        let proto = tract_onnx::onnx().proto_model_for_path(model).map_err(err)?;
+        Self::from_proto(model, proto, rewrite)
+    }
+
+    fn from_proto(model: &Path, mut proto: tract_onnx::pb::ModelProto, rewrite: bool) -> Result<InferenceModel, BackendError> {
+        let err = |e: TractError| BackendError::TractLoad { path: model.to_path_buf(), message: format!("{e:#}") };
         let onnx = tract_onnx::onnx();
-        let mut proto = onnx.proto_model_for_path(model).map_err(err)?;
         if rewrite {
             crate::rewrite::for_tract(&mut proto);
         }
@@ -250,11 +279,15 @@ impl TractBackend {
         let err = |e: TractError| BackendError::TractLoad { path: path.to_path_buf(), message: format!("{e:#}") };
         let fact = f32::fact([opts.max_rows, opts.channels, opts.length]);
         let optimized = model.with_input_fact(0, fact.into()).map_err(err)?.into_optimized().map_err(err)?;
+        #[cfg(feature = "native")]
         let executor = if opts.threads > 1 {
             Some(tract_linalg::multithread::Executor::multithread(opts.threads))
         } else {
             None
         };
+        // No threads in the browser: tract's own single-threaded matrix products.
+        #[cfg(not(feature = "native"))]
+        let executor = None;
         let run_options = RunOptions { executor, ..Default::default() };
         optimized.into_runnable_with_options(&run_options).map_err(err)
     }
@@ -359,6 +392,7 @@ impl Backend for TractBackend {
 // ---------------------------------------------------------------------------------------
 // ONNX Runtime
 
+#[cfg(feature = "native")]
 /// The ONNX Runtime library path: `ORT_DYLIB_PATH` if set, else `libonnxruntime.so`
 /// next to the executable, else the one `scripts/setup.sh` installs in the workspace
 /// this binary was built from. Returns the candidates tried when none exists.
@@ -383,13 +417,17 @@ pub fn ort_library_path() -> Result<PathBuf, String> {
     Err(tried.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "))
 }
 
+#[cfg(feature = "native")]
 #[cfg(target_os = "macos")]
 const ORT_LIB_NAME: &str = "libonnxruntime.dylib";
+#[cfg(feature = "native")]
 #[cfg(windows)]
 const ORT_LIB_NAME: &str = "onnxruntime.dll";
+#[cfg(feature = "native")]
 #[cfg(not(any(target_os = "macos", windows)))]
 const ORT_LIB_NAME: &str = "libonnxruntime.so";
 
+#[cfg(feature = "native")]
 /// Why the ONNX Runtime environment could not be created (kept to answer later calls).
 #[derive(Debug, Clone)]
 enum OrtInitFailure {
@@ -397,10 +435,12 @@ enum OrtInitFailure {
     Load { message: String },
 }
 
+#[cfg(feature = "native")]
 /// ONNX Runtime allows one environment per process, ever, and a library cannot be
 /// loaded twice; every session shares the first outcome, failure included.
 static ORT_ENV: OnceLock<Result<(ort::environment::Environment, PathBuf), OrtInitFailure>> = OnceLock::new();
 
+#[cfg(feature = "native")]
 fn ort_environment() -> Result<&'static ort::environment::Environment, BackendError> {
     let env = ORT_ENV.get_or_init(|| {
         let path = ort_library_path().map_err(|tried| OrtInitFailure::Missing { tried })?;
@@ -420,6 +460,7 @@ fn ort_environment() -> Result<&'static ort::environment::Environment, BackendEr
     }
 }
 
+#[cfg(feature = "native")]
 /// ONNX Runtime 1.29+ on Linux keeps a device id in
 /// `~/.cache/Microsoft/DeveloperTools/.onnxruntime/onnxruntime.db` and queues events
 /// (with error messages and paths) for upload as soon as its environment is created,
@@ -429,12 +470,14 @@ fn ort_environment() -> Result<&'static ort::environment::Environment, BackendEr
 /// loaded and before the backends start their threads.
 pub const ORT_TELEMETRY_VAR: &str = "ORT_DISABLE_TELEMETRY";
 
+#[cfg(feature = "native")]
 fn disable_ort_telemetry() {
     if std::env::var_os(ORT_TELEMETRY_VAR).is_none() {
         std::env::set_var(ORT_TELEMETRY_VAR, "1");
     }
 }
 
+#[cfg(feature = "native")]
 /// The loaded ONNX Runtime, as its version when the (symlink-resolved) file name carries
 /// one (`libonnxruntime.so.1.31.1`, as pip installs it), else its path. The build-info
 /// string of the PyPI builds says only `git-branch=HEAD`.
@@ -447,12 +490,14 @@ fn ort_version() -> String {
     }
 }
 
+#[cfg(feature = "native")]
 pub struct OrtBackend {
     session: ort::session::Session,
     opts: BackendOptions,
     provider: &'static str,
 }
 
+#[cfg(feature = "native")]
 impl OrtBackend {
     pub fn open(model: &Path, opts: &BackendOptions, cuda: bool) -> Result<OrtBackend, BackendError> {
         let env = ort_environment()?;
@@ -489,6 +534,7 @@ impl OrtBackend {
     }
 }
 
+#[cfg(feature = "native")]
 impl Backend for OrtBackend {
     fn run(&mut self, x: &[f32], rows: usize) -> Result<Vec<f32>, BackendError> {
         check_batch(x, rows, &self.opts)?;

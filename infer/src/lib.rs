@@ -7,13 +7,17 @@
 //! challenge metrics, and `effects` turns scores into variant effects and in-silico
 //! mutagenesis.
 
+#[cfg(feature = "native")]
 pub mod atomic;
 pub mod backend;
+#[cfg(feature = "native")]
 pub mod effects;
 pub mod batch;
+#[cfg(feature = "native")]
 pub mod eval;
 pub mod input;
 pub mod onnx;
+#[cfg(feature = "native")]
 pub mod precision;
 pub mod preprocess;
 pub mod rewrite;

@@ -295,12 +295,14 @@ impl GraphBuilder {
 
     /// Writes the model atomically: a temporary file in the target directory renamed
     /// over `path`, so a reader never sees a half-written model.
+    #[cfg(feature = "native")]
     pub fn save(&self, path: &Path) -> Result<(), OnnxError> {
         write_atomic(path, &self.to_bytes())
     }
 }
 
 /// Writes `bytes` to `path` through a temporary file in the same directory and a rename.
+#[cfg(feature = "native")]
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), OnnxError> {
     crate::atomic::write(path, bytes).map_err(|source| OnnxError::Write { path: path.to_path_buf(), source })
 }

@@ -42,6 +42,7 @@ impl Default for ScorerOptions {
 pub enum ScoreError {
     #[error("model {source_spec:?} not found: {reason}")]
     ModelNotFound { source_spec: String, reason: String },
+    #[cfg(feature = "native")]
     #[error(transparent)]
     Zoo(#[from] zoo::ZooError),
     #[error(transparent)]
@@ -98,6 +99,7 @@ impl std::fmt::Debug for Scorer {
     }
 }
 
+#[cfg(feature = "native")]
 /// Where a `--model` argument points: an existing file is the ONNX model itself, an
 /// existing directory holds `model.onnx`, anything else is a zoo spec `name[@version]`
 /// resolved through `zoo` (downloaded into its cache if needed).
@@ -122,6 +124,7 @@ pub fn resolve_model(zoo: &zoo::Zoo, source: &str) -> Result<PathBuf, ScoreError
     resolve_zoo(zoo, source)
 }
 
+#[cfg(feature = "native")]
 fn resolve_zoo(zoo: &zoo::Zoo, spec: &str) -> Result<PathBuf, ScoreError> {
     let dir = zoo.resolve(&zoo::ModelSpec::parse(spec)?)?;
     let model = dir.join("model.onnx");
@@ -136,7 +139,14 @@ fn resolve_zoo(zoo: &zoo::Zoo, spec: &str) -> Result<PathBuf, ScoreError> {
 
 /// Reads and checks the scoring contract stored in an ONNX file's metadata.
 pub fn read_model_description(path: &Path) -> Result<(ModelInfo, Preprocessing, Vec<String>), ScoreError> {
-    let metadata = onnx::read_metadata(path)?;
+    describe_metadata(path, onnx::read_metadata(path)?)
+}
+
+/// Checks the scoring contract in `metadata` (the `metadata_props` of the model `path`).
+fn describe_metadata(
+    path: &Path,
+    metadata: BTreeMap<String, String>,
+) -> Result<(ModelInfo, Preprocessing, Vec<String>), ScoreError> {
     let get = |key: &'static str| {
         metadata.get(key).ok_or_else(|| ScoreError::MissingMetadata { path: path.to_path_buf(), key })
     };
@@ -164,6 +174,7 @@ pub fn read_model_description(path: &Path) -> Result<(ModelInfo, Preprocessing, 
 }
 
 impl Scorer {
+    #[cfg(feature = "native")]
     /// Opens a model given as a zoo spec (looked up in `zoo`), a directory or an ONNX
     /// file (see [`resolve_model`]).
     pub fn open(zoo: &zoo::Zoo, source: &str, opts: &ScorerOptions) -> Result<Scorer, ScoreError> {
@@ -192,6 +203,32 @@ impl Scorer {
             },
         )?;
         Ok(Scorer { backend, preprocessing, outputs, batch_size: opts.batch_size, info, x: Vec::new() })
+    }
+
+    /// Opens a model held in memory with tract (the browser's way: no files, no ONNX
+    /// Runtime); `name` stands for it in messages.
+    pub fn from_bytes(name: &str, bytes: &[u8], opts: &ScorerOptions) -> Result<Scorer, ScoreError> {
+        if opts.batch_size == 0 {
+            return Err(ScoreError::ZeroBatchSize);
+        }
+        let path = PathBuf::from(name);
+        let metadata = onnx::metadata_from_bytes(bytes)
+            .map_err(|reason| OnnxError::NotOnnx { path: path.clone(), reason })?;
+        let (info, mut preprocessing, outputs) = describe_metadata(&path, metadata)?;
+        if let Some(rc) = opts.rc_average {
+            preprocessing.rc_average = rc;
+        }
+        let backend = backend::TractBackend::from_bytes(
+            &path,
+            bytes,
+            &BackendOptions {
+                max_rows: opts.batch_size * preprocessing.inputs_per_sequence(),
+                channels: preprocessing.channels(),
+                length: preprocessing.length,
+                threads: 1,
+            },
+        )?;
+        Ok(Scorer { backend: Box::new(backend), preprocessing, outputs, batch_size: opts.batch_size, info, x: Vec::new() })
     }
 
     /// The preprocessing actually applied (with `rc_average` as overridden by the options).

@@ -137,14 +137,15 @@ pub struct SeqRecord {
 
 /// The input format, as `--format` takes it (clap) and run.json stores it (serde, as
 /// its name).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "native", derive(clap::ValueEnum))]
 pub enum Format {
     /// Detect from content (see the module documentation).
     #[default]
     Auto,
-    #[value(alias = "fa")]
+    #[cfg_attr(feature = "native", value(alias = "fa"))]
     Fasta,
-    #[value(alias = "fq")]
+    #[cfg_attr(feature = "native", value(alias = "fq"))]
     Fastq,
     /// Headerless `sequence<TAB>value[<TAB>fold]` (the challenge's format).
     Tsv,
