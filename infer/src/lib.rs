@@ -18,5 +18,6 @@ pub mod precision;
 pub mod preprocess;
 pub mod rewrite;
 pub mod scorer;
+pub mod shard;
 
 pub use preprocess::Preprocessing;
