@@ -76,8 +76,8 @@ if ((${#wheels[@]})); then
     .venv/bin/python -m pip install --quiet --no-deps --disable-pip-version-check "${wheels[@]}"
 fi
 if [[ $want_torch == 1 && $have_snakemake == 0 ]]; then
-    # The workflow test runs Snakemake; every package of it is pinned in the file.
-    .venv/bin/python -m pip install --quiet --disable-pip-version-check -r workflow/requirements.txt
+    # The workflow test runs Snakemake; every package it needs is pinned in the file.
+    .venv/bin/python -m pip install --quiet --no-deps --disable-pip-version-check -r workflow/requirements.txt
     touch "$snakemake_stamp"
 fi
 
