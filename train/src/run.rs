@@ -88,7 +88,7 @@ impl RunSpec {
 pub type SplitRecords = (Vec<SeqRecord>, Vec<SeqRecord>);
 
 impl StoredData {
-    fn input_options(&self) -> InputOptions {
+    pub(crate) fn input_options(&self) -> InputOptions {
         InputOptions {
             format: self.format,
             id_column: self.id_column.clone(),

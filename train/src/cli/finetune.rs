@@ -15,6 +15,7 @@ use train::device::DeviceSpec;
 use train::{finetune, run};
 use train::fit::{FitConfig, Freeze, Trainer};
 use train::model::{ModelDescription, PrixFixeNet};
+use train::recipe::compact::{self, TrainingData};
 
 use super::data::DataArgs;
 use super::UsageError;
@@ -78,9 +79,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         serde_json::from_str(&text).with_context(|| format!("{}: not a model description", desc_path.display()))?;
     let data = args.data.to_stored()?;
     run::check_new_dir(&args.out)?;
-    // Read once: bad data stops here, and the first record gives the default length.
-    let records = data.read_split()?;
-    let length = args.length.or_else(|| records.0.first().map(|r| r.seq.len())).unwrap_or(pretrained.preprocessing.length);
+    // The first training record gives the default length.
+    let first = match args.length {
+        Some(_) => None,
+        None => compact::first_training_length(&data)?,
+    };
+    let length = args.length.or(first).unwrap_or(pretrained.preprocessing.length);
     let desc = finetune::adapted(&pretrained, &data.label_columns, length, args.head_hidden)
         .and_then(|d| d.validate().map(|()| d))
         .map_err(|e| UsageError(format!("cannot adapt {}: {e}", args.from)))?;
@@ -94,14 +98,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         desc.preprocessing.length,
         desc.outputs
     );
-    let (train_set, valid_set) = run::encode_sets(&desc, &records)?;
+    let (train_set, valid_set) = compact::read_compact(&data, &desc)?;
     // Bad data stops the run before anything is written.
     run::prepare_new_dir(&args.out)?;
     let objective = desc.objective().map_err(anyhow::Error::msg)?;
     let config = FitConfig {
         epochs: args.epochs,
         batch_size: args.batch_size,
-        batches_per_epoch: if args.batches_per_epoch == 0 { train_set.len().div_ceil(args.batch_size) } else { args.batches_per_epoch },
+        batches_per_epoch: if args.batches_per_epoch == 0 { train_set.rows().div_ceil(args.batch_size) } else { args.batches_per_epoch },
         max_lr: args.lr.unwrap_or(pretrained.recipe.max_lr),
         weight_decay: pretrained.recipe.weight_decay,
         seed: args.seed,
@@ -111,7 +115,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     let run_spec = run::RunSpec { desc: desc.clone(), config: config.clone(), data: data.clone(), device: args.device };
     run_spec.write(&args.out)?;
-    let outcome = Trainer { net: &mut net, train: &train_set, valid: valid_set.as_ref(), cfg: config.clone(), dir: args.out.clone(), verbose: true }
+    let outcome = Trainer { net: &mut net, train: &train_set, valid: valid_set.as_ref().map(|v| v as &dyn TrainingData), cfg: config.clone(), dir: args.out.clone(), verbose: true }
         .run(false)?;
     if let Some(last) = outcome.log.iter().rev().find(|e| e.best) {
         if last.valid_tasks.is_empty() {

@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use train::device::DeviceSpec;
 use train::fit::{FitConfig, Trainer};
 use train::model::{ModelDescription, PrixFixeNet};
-use train::run::{check_new_dir, encode_sets, prepare_new_dir, RunSpec};
+use train::recipe::compact::{read_compact, TrainingData};
+use train::run::{check_new_dir, prepare_new_dir, RunSpec};
 
 use super::data::DataArgs;
 use super::UsageError;
@@ -88,20 +89,20 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     spec.config.check().map_err(|e| UsageError(format!("{}: {e}", dir.join(train::run::RUN_FILE).display())))?;
     eprintln!("train: device {device:?}");
     // Bad data stops the run before anything is written.
-    let (train_set, valid_set) = encode_sets(&spec.desc, &spec.data.read_split()?)?;
+    let (train_set, valid_set) = read_compact(&spec.data, &spec.desc)?;
     if !resume {
         prepare_new_dir(&dir)?;
         spec.write(&dir)?;
     }
     let mut config = spec.config.clone();
-    let one_pass = train_set.len().div_ceil(config.batch_size);
+    let one_pass = train_set.rows().div_ceil(config.batch_size);
     if config.batches_per_epoch == 0 || config.batches_per_epoch > one_pass {
         config.batches_per_epoch = one_pass;
     }
     eprintln!(
         "train: {} training rows, {} validation rows; {} epochs x {} steps of {}",
-        train_set.len(),
-        valid_set.as_ref().map_or(0, |v| v.len()),
+        train_set.rows(),
+        valid_set.as_ref().map_or(0, |v| v.rows()),
         config.epochs,
         config.batches_per_epoch,
         config.batch_size
@@ -111,7 +112,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let outcome = Trainer {
         net: &mut net,
         train: &train_set,
-        valid: valid_set.as_ref(),
+        valid: valid_set.as_ref().map(|v| v as &dyn TrainingData),
         cfg: config.clone(),
         dir: dir.clone(),
         verbose: true,
