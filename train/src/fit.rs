@@ -402,6 +402,9 @@ impl Trainer<'_> {
                 loss.backward();
                 opt.step(lr, beta1);
             })?;
+            if self.verbose && s == 0 {
+                eprintln!("train: epoch {epoch}: first optimiser step done, loss {value:.4}");
+            }
             t.lr_last = lr;
             t.loss_sum += value;
             bar.inc(1);

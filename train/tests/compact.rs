@@ -129,6 +129,8 @@ fn stored(train: &Path) -> StoredData {
         seq_column: None,
         label_columns: vec![],
         skip_invalid: false,
+        train_activity: None,
+        valid_activity: None,
     }
 }
 

@@ -308,7 +308,7 @@ pub fn read_compact(data: &StoredData, desc: &ModelDescription) -> anyhow::Resul
     };
     let (mut train, mut valid) = (empty(), empty());
     let holdout = if data.valid.is_none() { data.valid_fraction } else { 0.0 };
-    read_into(data, &data.train, |r| {
+    read_into(data, &data.train, data.train_activity.as_deref(), |r| {
         let side = if holdout > 0.0 && super::split::is_held_out(&r.seq, holdout, data.split_seed) {
             &mut valid
         } else {
@@ -317,7 +317,7 @@ pub fn read_compact(data: &StoredData, desc: &ModelDescription) -> anyhow::Resul
         side.push(r)
     })?;
     if let Some(v) = &data.valid {
-        read_into(data, v, |r| valid.push(r))?;
+        read_into(data, v, data.valid_activity.as_deref(), |r| valid.push(r))?;
     }
     if train.records() == 0 {
         return Err(RunError::NoTrainingRecords(data.train.clone()).into());
@@ -327,18 +327,30 @@ pub fn read_compact(data: &StoredData, desc: &ModelDescription) -> anyhow::Resul
     Ok((train, (valid.records() > 0).then_some(valid)))
 }
 
+/// Streams the records of `path` into `push`; with an `activity` table (DeepSTARR
+/// layout) each record's labels are that table's next row.
 fn read_into(
     data: &StoredData,
     path: &std::path::Path,
+    activity: Option<&std::path::Path>,
     mut push: impl FnMut(&SeqRecord) -> Result<(), DataError>,
 ) -> anyhow::Result<()> {
-    let mut reader = infer::input::open(path, &data.input_options())?;
+    let mut reader = infer::input::open(path, &sequence_options(data, activity.is_some()))?;
+    let mut table = activity.map(|a| super::activity::ActivityTable::open(a, &data.label_columns)).transpose()?;
+    let mut records = 0u64;
     for rec in reader.by_ref() {
-        let rec = rec?;
+        let mut rec = rec?;
+        records += 1;
+        if let Some(t) = table.as_mut() {
+            rec.labels = t.labels_for_next(path)?;
+        }
         if rec.labels.is_empty() {
             return Err(RunError::NoLabel { path: path.to_path_buf(), line: rec.line, id: rec.id }.into());
         }
         push(&rec)?;
+    }
+    if let Some(t) = table {
+        t.finish(path, records)?;
     }
     if let Some(report) = reader.skip_report() {
         eprintln!("train: {report}");
@@ -350,11 +362,21 @@ fn read_into(
 /// or `None` for an input without records: fine-tuning's default input length.
 pub fn first_training_length(data: &StoredData) -> anyhow::Result<Option<usize>> {
     let holdout = if data.valid.is_none() { data.valid_fraction } else { 0.0 };
-    for rec in infer::input::open(&data.train, &data.input_options())? {
+    for rec in infer::input::open(&data.train, &sequence_options(data, data.train_activity.is_some()))? {
         let rec = rec?;
         if !(holdout > 0.0 && super::split::is_held_out(&rec.seq, holdout, data.split_seed)) {
             return Ok(Some(rec.seq.len()));
         }
     }
     Ok(None)
+}
+
+/// How to read a sequence file: with an activity table the labels come from the table,
+/// so the sequence file (a FASTA) is read without label columns.
+fn sequence_options(data: &StoredData, activity: bool) -> infer::input::InputOptions {
+    let mut opts = data.input_options();
+    if activity {
+        opts.label_columns.clear();
+    }
+    opts
 }

@@ -3,6 +3,7 @@
 //! datasets with a resumable batch sampler, a stable held-out split and validation
 //! metrics. The training loop itself lives in `crate::fit`.
 
+pub mod activity;
 pub mod compact;
 pub mod data;
 pub mod metrics;
