@@ -10,6 +10,7 @@
 pub mod atomic;
 pub mod backend;
 pub mod effects;
+pub mod ensemble;
 pub mod batch;
 pub mod eval;
 pub mod input;
