@@ -65,9 +65,10 @@ fn snakemake_workflow_lints_dry_runs_and_gathers_the_unsharded_output() {
         "threads=1".into(),
         "outdir=out".into(),
     ];
-    let snakemake = || {
+    // Flags and targets go before --config, which takes every later argument.
+    let snakemake = |pre: &[&str], more_config: &[String]| {
         let mut c = Command::new(snakemake());
-        c.arg("--snakefile")
+        c.args(pre).arg("--snakefile")
             .arg(repo().join("workflow/Snakefile"))
             .arg("--profile")
             .arg(repo().join("workflow/profiles/local"))
@@ -75,18 +76,25 @@ fn snakemake_workflow_lints_dry_runs_and_gathers_the_unsharded_output() {
             .arg(work)
             .arg("--config")
             .args(&config)
+            .args(more_config)
             .env("HOME", work)
             .env("XDG_CACHE_HOME", work.join("cache"));
         c
     };
 
-    run(snakemake().arg("--lint"));
-    let dry = run(snakemake().args(["--dry-run", "--cores", "2"]));
+    run(&mut snakemake(&["--lint"], &[]));
+    let dry = run(&mut snakemake(&["--dry-run", "--cores", "2"], &[]));
     let plan = String::from_utf8_lossy(&dry.stdout).into_owned() + &String::from_utf8_lossy(&dry.stderr);
     assert!(plan.contains("score_shard") && plan.contains("gather_scores"), "{plan}");
     assert!(!work.join("out").exists(), "a dry run writes nothing");
+    // The ensemble target: one training job per seed, then the merge.
+    let demo = repo().join("../shared/data/dream/demo_train.txt");
+    let dry = run(&mut snakemake(&["ensemble", "--dry-run", "--cores", "2"], &[format!("train={}", demo.display())]));
+    let plan = String::from_utf8_lossy(&dry.stdout).into_owned() + &String::from_utf8_lossy(&dry.stderr);
+    assert!(plan.lines().any(|l| l.split_whitespace().collect::<Vec<_>>() == ["train_member", "5"]), "{plan}");
+    assert!(plan.contains("merge_members"), "{plan}");
 
-    run(snakemake().args(["--cores", "2"]));
+    run(&mut snakemake(&["--cores", "2"], &[]));
     let gathered = std::fs::read(work.join("out/scores.tsv")).unwrap();
     assert!(!work.join("out/shards").read_dir().map(|mut d| d.next().is_some()).unwrap_or(false),
         "shard outputs are temporary");
