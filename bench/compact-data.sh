@@ -25,8 +25,15 @@ if [[ ! -f $data ]]; then
     python3 bench/make-challenge-data.py "$data"
     made=1
 fi
-cargo build --release -q -p train
-bin="${CARGO_TARGET_DIR:-$root/target}/release/train"
+# PROFILE=debug measures the test build instead (dependencies, libtorch included,
+# optimised; this crate's own code not): slower, so its figures are upper bounds.
+profile=${PROFILE:-release}
+if [[ $profile == release ]]; then
+    cargo build --release -q -p train
+else
+    cargo build -q -p train
+fi
+bin="${CARGO_TARGET_DIR:-$root/target}/$profile/train"
 tmp=$(mktemp -d "$scratch/compact-bench.XXXXXX")
 cleanup() {
     rm -rf "$tmp"
@@ -35,6 +42,7 @@ cleanup() {
 trap cleanup EXIT
 
 rss_gb() { awk -F': ' '/Maximum resident set size/ {printf "%.2f", $2 / 1048576}' "$1"; }
+echo "binary: $bin ($profile)"
 echo "input: $data ($(du -h "$data" | cut -f1), $(wc -l < "$data") records)"
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"
 
