@@ -45,6 +45,9 @@ fn assert_same_batches(eager: &EncodedSet, compact: &CompactSet) {
         assert_eq!(a.x.kind(), b.x.kind());
         assert!(a.x.equal(&b.x), "inputs differ for rows {idx:?}");
         assert!(b.x.is_contiguous());
+        // The accelerator path (bytes expanded by a table lookup on the device), run on
+        // the CPU, gives the same inputs.
+        assert!(a.x.equal(&compact.inputs_expanded_on(idx, Device::Cpu)), "device expansion differs for rows {idx:?}");
         assert!(a.y.equal(&b.y), "targets differ for rows {idx:?}");
         match (&a.y_probs, &b.y_probs) {
             (Some(p), Some(q)) => assert!(p.equal(q), "soft targets differ for rows {idx:?}"),

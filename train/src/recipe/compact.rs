@@ -4,6 +4,10 @@
 //! on, so the full 6.7-million-record challenge set takes about 1 GB instead of the
 //! 48 GB of float tensors [`EncodedSet`](super::data::EncodedSet) would need.
 //!
+//! On a CPU the floats are written by the eager encoder row by row into one buffer
+//! (cheapest there); for an accelerator only the bytes travel and a table lookup on the
+//! device makes the floats.
+//!
 //! Every batch holds exactly the tensors the eager encoding gives for the same rows
 //! (same row order, reverse-complement rows after all forward rows, the same targets;
 //! tested against [`encode_yeast`](super::data::encode_yeast) and
@@ -258,9 +262,38 @@ impl CompactSet {
         }
     }
 
-    /// Only the model inputs of rows `idx` (for the data-pipeline benchmark and
-    /// prediction).
+    /// Only the model inputs of rows `idx`, made where they are cheapest: for a CPU
+    /// model by [`Preprocessing::encode`] straight into one buffer; for an accelerator
+    /// only the bytes travel and [`Self::inputs_expanded_on`] makes the floats there.
     pub fn inputs(&self, idx: &[i64], device: Device) -> Tensor {
+        if device != Device::Cpu {
+            return self.inputs_expanded_on(idx, device);
+        }
+        let (l, size) = (self.pre.length, self.pre.input_size());
+        let mut x = vec![0f32; idx.len() * size];
+        let mut padded = vec![0u8; l];
+        for (k, &row) in idx.iter().enumerate() {
+            let (rec, rc_copy) = self.locate(row as usize);
+            let src = &self.codes[rec * l..(rec + 1) * l];
+            let seq = if rc_copy {
+                reverse_complement_into(src, &mut padded);
+                &padded[..]
+            } else {
+                src
+            };
+            let flags = self.flags[rec];
+            let reverse = rc_copy || flags & REVERSE != 0;
+            // The eager encoder itself: CPU batches are the reference encoding by construction.
+            self.pre.encode(seq, reverse, flags & SINGLETON != 0, &mut x[k * size..(k + 1) * size]);
+        }
+        let (c, l) = (self.pre.channels() as i64, l as i64);
+        Tensor::from_slice(&x).view([idx.len() as i64, c, l])
+    }
+
+    /// The model inputs of rows `idx` expanded on `device` from the sequence bytes
+    /// (one-hot by a table lookup there, the flag channels broadcast): what an
+    /// accelerator gets, and equal to [`Self::inputs`] on any device (tested on the CPU).
+    pub fn inputs_expanded_on(&self, idx: &[i64], device: Device) -> Tensor {
         let mut codes = vec![0u8; idx.len() * self.pre.length];
         let mut extras = Vec::with_capacity(idx.len() * self.pre.extra_channels.len());
         self.gather(idx, &mut codes, &mut extras);
