@@ -65,6 +65,15 @@ for t in $(echo "1 $threads" | tr ' ' '\n' | sort -un); do
     pipe_rate="$pipe_rate $rate@${t}t"
     echo "peak RSS $(rss_gb "$tmp/pipe.time") GB"
 done
+if ((threads > 1)); then
+    # OpenMP threads that spin between parallel regions starve the main thread on a
+    # loaded machine; passive waiting shows the pipeline's own cost.
+    echo "== 1. data pipeline ($arch preprocessing, $threads intra-op threads, OMP_WAIT_POLICY=PASSIVE)"
+    OMP_WAIT_POLICY=PASSIVE /usr/bin/time -v -o "$tmp/pipe.time" "$bin" bench-data --arch "$arch" --train "$data" \
+        --threads "$threads" --batch-size 1024 --batches 1000 | tee "$tmp/pipe.out"
+    rate=$(sed -n 's/.*= \([0-9]*\) encoded sequences\/s.*/\1/p' "$tmp/pipe.out")
+    pipe_rate="$pipe_rate $rate@${threads}t-passive"
+fi
 
 echo "== 2. train fit --arch $arch --device cpu --threads $threads --batch-size ${FIT_BATCH:-1024} (stopped after the first step)"
 start=$(date +%s.%N)
