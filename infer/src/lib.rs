@@ -12,6 +12,7 @@ pub mod atomic;
 pub mod backend;
 #[cfg(feature = "native")]
 pub mod effects;
+pub mod ensemble;
 pub mod batch;
 #[cfg(feature = "native")]
 pub mod eval;
@@ -23,5 +24,6 @@ pub mod preprocess;
 pub mod rewrite;
 pub mod scorer;
 pub mod window;
+pub mod shard;
 
 pub use preprocess::Preprocessing;

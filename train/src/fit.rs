@@ -22,7 +22,8 @@ use tch::{Device, Kind, Reduction, Tensor};
 use crate::model::store::Role;
 use crate::torch_call;
 use crate::model::{PrixFixeNet, Slot};
-use crate::recipe::data::{BatchSampler, EncodedSet, SamplerState};
+use crate::recipe::compact::TrainingData;
+use crate::recipe::data::{BatchSampler, SamplerState};
 use crate::recipe::metrics::{metrics, ValidMetrics};
 use crate::recipe::optim::AdamW;
 use crate::recipe::plan::{Loss, LrPlan, Progress, Recipe};
@@ -133,8 +134,8 @@ pub struct NonFiniteLoss {
 
 pub struct Trainer<'a> {
     pub net: &'a mut PrixFixeNet,
-    pub train: &'a EncodedSet,
-    pub valid: Option<&'a EncodedSet>,
+    pub train: &'a dyn TrainingData,
+    pub valid: Option<&'a dyn TrainingData>,
     pub cfg: FitConfig,
     pub dir: PathBuf,
     /// Print per-epoch lines to stderr.
@@ -171,7 +172,7 @@ impl Trainer<'_> {
         if self.cfg.batches_per_epoch > 0 {
             self.cfg.batches_per_epoch
         } else {
-            self.train.len().div_ceil(self.cfg.batch_size)
+            self.train.rows().div_ceil(self.cfg.batch_size)
         }
     }
 
@@ -202,17 +203,18 @@ impl Trainer<'_> {
     }
 
     /// Eval-mode predictions on a set, batched; (N,) or (N, T) on the CPU.
-    pub fn predict_set(net: &PrixFixeNet, set: &EncodedSet, batch: usize) -> Tensor {
+    pub fn predict_set(net: &PrixFixeNet, set: &dyn TrainingData, batch: usize) -> Tensor {
         // A zero batch would never advance; one row at a time is the closest meaning.
         let batch = batch.max(1);
         let dev = net.store.device();
-        let n = set.len() as i64;
+        let n = set.rows() as i64;
         let mut outs = Vec::new();
         tch::no_grad(|| {
             let mut start = 0;
             while start < n {
                 let len = (batch as i64).min(n - start);
-                let x = set.x.narrow(0, start, len).to_device(dev);
+                let idx: Vec<i64> = (start..start + len).collect();
+                let x = set.batch(&idx, dev).x;
                 outs.push(net.forward_t(&x, false).prediction.to_device(Device::Cpu));
                 start += len;
             }
@@ -226,13 +228,13 @@ impl Trainer<'_> {
         let valid = self.valid?;
         let pred = Self::predict_set(self.net, valid, self.cfg.valid_batch_size);
         let loss = self.cfg.recipe.loss.unwrap_or(Loss::Mse);
-        Some(tch::no_grad(|| loss.regression(&pred, &valid.y.to_kind(Kind::Float)).double_value(&[])))
+        Some(tch::no_grad(|| loss.regression(&pred, &valid.targets().to_kind(Kind::Float)).double_value(&[])))
     }
 
     fn validate(&self) -> Option<(ValidMetrics, Vec<ValidMetrics>)> {
         let valid = self.valid?;
         let pred = Self::predict_set(self.net, valid, self.cfg.valid_batch_size);
-        let truth = valid.y.to_kind(Kind::Float);
+        let truth = valid.targets().to_kind(Kind::Float);
         if pred.dim() == 1 {
             let p = crate::model::store::to_vec_f32(&pred);
             let t = crate::model::store::to_vec_f32(&truth);
@@ -254,14 +256,13 @@ impl Trainer<'_> {
     /// Trains from scratch (`resume` false) or continues the run in `dir`.
     pub fn run(&mut self, resume: bool) -> anyhow::Result<FitOutcome> {
         self.cfg.check().map_err(anyhow::Error::msg)?;
-        let dev = self.net.store.device();
         let steps_per_epoch = self.batches_per_epoch();
         let total = steps_per_epoch * self.cfg.epochs;
         let mut schedule = LrPlan::new(&self.cfg.recipe, self.cfg.max_lr, total);
         let mut progress = Progress::default();
         let params = self.trainable();
         let mut opt = AdamW::new(params, self.cfg.weight_decay);
-        let mut sampler = BatchSampler::new(self.train.len(), self.cfg.batch_size, self.cfg.seed);
+        let mut sampler = BatchSampler::new(self.train.rows(), self.cfg.batch_size, self.cfg.seed);
         let ckdir = checkpoint_dir(&self.dir);
         std::fs::create_dir_all(&ckdir)?;
         let log_path = self.dir.join("log.jsonl");
@@ -273,14 +274,6 @@ impl Trainer<'_> {
         };
 
         let on_terminal = std::io::stderr().is_terminal();
-        // Data on the device once when it is small enough; else batches travel.
-        let bytes = (self.train.x.numel() * 4) as f64;
-        let train_on_dev = dev != Device::Cpu && bytes < 4e9;
-        let (x_all, y_all, p_all) = if train_on_dev {
-            (self.train.x.to_device(dev), self.train.y.to_device(dev), self.train.y_probs.as_ref().map(|p| p.to_device(dev)))
-        } else {
-            (self.train.x.shallow_clone(), self.train.y.shallow_clone(), self.train.y_probs.as_ref().map(|p| p.shallow_clone()))
-        };
 
         for epoch in first_epoch + 1..=self.cfg.epochs {
             // Dropout draws restart from a per-epoch seed so a resumed run replays them.
@@ -298,8 +291,7 @@ impl Trainer<'_> {
             } else {
                 indicatif::ProgressBar::hidden()
             };
-            let data = (&x_all, &y_all, p_all.as_ref());
-            let totals = match self.epoch_steps(epoch, data, &mut opt, &mut sampler, &schedule, &bar) {
+            let totals = match self.epoch_steps(epoch, &mut opt, &mut sampler, &schedule, &bar) {
                 Ok(t) => t,
                 Err(e) => {
                     bar.finish_and_clear();
@@ -386,7 +378,7 @@ impl Trainer<'_> {
             let named = Tensor::read_safetensors(ckdir.join(&state.optimizer))?;
             let named: Vec<(String, Tensor)> = named.into_iter().map(|(n, t)| (n, t.to_device(dev))).collect();
             opt.load_state(&named).map_err(anyhow::Error::msg)?;
-            *sampler = BatchSampler::from_state(self.train.len(), self.cfg.batch_size, state.sampler);
+            *sampler = BatchSampler::from_state(self.train.rows(), self.cfg.batch_size, state.sampler);
             first_epoch = state.epoch;
             best_pearson = state.best_pearson;
             *plan = state.plan.unwrap_or_else(|| plan.clone());
@@ -411,7 +403,6 @@ impl Trainer<'_> {
     fn epoch_steps(
         &mut self,
         epoch: usize,
-        (x_all, y_all, p_all): (&Tensor, &Tensor, Option<&Tensor>),
         opt: &mut AdamW,
         sampler: &mut BatchSampler,
         schedule: &LrPlan,
@@ -423,11 +414,8 @@ impl Trainer<'_> {
         let mut t = EpochTotals::default();
         for s in 0..steps_per_epoch {
             let t_data = Instant::now();
-            let idx = Tensor::from_slice(&sampler.next_batch());
-            let idx_dev = idx.to_device(x_all.device());
-            let x = x_all.index_select(0, &idx_dev).to_device(dev);
-            let y = y_all.index_select(0, &idx_dev).to_device(dev);
-            let yp = p_all.map(|p| p.index_select(0, &idx_dev).to_device(dev));
+            // Compact data expands to model inputs on the training device here.
+            let crate::recipe::compact::Batch { x, y, y_probs: yp } = self.train.batch(&sampler.next_batch(), dev);
             t.data_seconds += t_data.elapsed().as_secs_f64();
             // A libtorch failure (CUDA out of memory) ends the run with an error naming
             // it; the last completed epoch's checkpoint is kept.
@@ -456,6 +444,9 @@ impl Trainer<'_> {
                 loss.backward();
                 opt.step(lr, beta1);
             })?;
+            if self.verbose && s == 0 {
+                eprintln!("train: epoch {epoch}: first optimiser step done, loss {value:.4}");
+            }
             t.lr_last = lr;
             t.loss_sum += value;
             bar.inc(1);

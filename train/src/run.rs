@@ -37,6 +37,12 @@ pub struct StoredData {
     pub seq_column: Option<String>,
     pub label_columns: Vec<String>,
     pub skip_invalid: bool,
+    /// DeepSTARR layout: the training/validation activity tables whose rows label the
+    /// FASTA records in order (`recipe::activity`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub train_activity: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid_activity: Option<PathBuf>,
 }
 
 /// Problems with a run directory or its data that the user must fix (usage errors).
@@ -88,7 +94,7 @@ impl RunSpec {
 pub type SplitRecords = (Vec<SeqRecord>, Vec<SeqRecord>);
 
 impl StoredData {
-    fn input_options(&self) -> InputOptions {
+    pub(crate) fn input_options(&self) -> InputOptions {
         InputOptions {
             format: self.format,
             id_column: self.id_column.clone(),
@@ -161,6 +167,8 @@ mod tests {
             seq_column: None,
             label_columns: vec![],
             skip_invalid: false,
+            train_activity: None,
+            valid_activity: None,
         }
     }
 

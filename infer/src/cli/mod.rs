@@ -2,6 +2,7 @@
 
 pub mod check;
 pub mod effects;
+pub mod ensemble;
 pub mod eval;
 pub mod ism;
 pub mod pairs;
@@ -33,6 +34,8 @@ pub enum Command {
     Variants(variants::Args),
     /// In-silico mutagenesis: score every single-base substitution
     Ism(ism::Args),
+    /// One model averaging several (one ONNX graph): an ensemble to score or publish
+    Ensemble(ensemble::Args),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -43,6 +46,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Pairs(args) => pairs::run(args),
         Command::Variants(args) => variants::run(args),
         Command::Ism(args) => ism::run(args),
+        Command::Ensemble(args) => ensemble::run(args),
     }
 }
 

@@ -50,6 +50,11 @@ pub struct Args {
     /// the training domain the model declares (it is scored either way)
     #[arg(long)]
     domain_column: bool,
+    /// Score only shard i of n (1-based): the i-th of n contiguous ranges of the input's
+    /// records. The n outputs concatenated in order equal the unsharded output (only
+    /// shard 1 writes the header). Needs a file, which is read once to count records
+    #[arg(long, value_name = "I/N")]
+    shard: Option<infer::shard::Shard>,
 }
 
 /// Where the TSV goes: stdout, or a temporary file renamed over the target on success.
@@ -120,6 +125,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         None => None,
     };
     let mut domain = DomainReport::new(rules.training_domain.clone());
+    let shard = args.shard.unwrap_or_else(infer::shard::Shard::whole);
+    let range = shard_range(&args, shard, &scorer)?;
     let mut records = args.input.open()?;
     records.set_keep_case(rules.case_sensitive);
     let mut sink = Sink::open(args.output.as_deref())?;
@@ -127,19 +134,23 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if args.domain_column {
         columns.push("outside_training_domain".into());
     }
-    write_header(sink.writer(), &columns).map_err(write_error)?;
+    if shard.writes_header() {
+        write_header(sink.writer(), &columns).map_err(write_error)?;
+    }
 
     let progress = progress_bar();
     let n_out = scorer.outputs().len();
     let mut rejected = Rejected::default();
     let mut line = String::new();
     let name = records.name().to_string();
+    let pre = scorer.preprocessing().clone();
     let skip_invalid = args.input.skip_invalid;
     let w = sink.writer();
     let mut scored = 0u64;
     batch::score_all(
         &mut scorer,
-        records.by_ref().map(|r| r.map_err(anyhow::Error::from)),
+        infer::shard::take_range(records.by_ref(), range.clone(), |r: &SeqRecord| scorer_accepts(&pre, r))
+            .map(|r| r.map_err(anyhow::Error::from)),
         |rec: &SeqRecord, problem| {
             let msg = format!("{name}:{}: record {}: {problem}", rec.line, rec.id);
             if !skip_invalid {
@@ -170,7 +181,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         },
     )?;
     progress.finish_and_clear();
-    if scored == 0 && (records.skipped() > 0 || rejected.count > 0) {
+    // A shard may hold only rejected records while others hold valid ones.
+    if args.shard.is_none() && scored == 0 && (records.skipped() > 0 || rejected.count > 0) {
         let report = records.skip_report().or(rejected.report()).unwrap_or_default();
         return Err(UsageError(format!("no valid records; {report}")).into());
     }
@@ -214,6 +226,37 @@ impl DomainReport {
             self.count
         ))
     }
+}
+
+/// The records `shard` scores; the whole input (without a counting pass) when unsharded.
+fn shard_range(args: &Args, shard: infer::shard::Shard, scorer: &Scorer) -> anyhow::Result<std::ops::Range<u64>> {
+    if args.shard.is_none() {
+        return Ok(0..u64::MAX);
+    }
+    if args.input.input.as_os_str() == "-" {
+        return Err(UsageError("--shard needs an input file: standard input cannot be read twice to count its records".into()).into());
+    }
+    let records = args.input.open()?;
+    let name = records.name().to_string();
+    let pre = scorer.preprocessing();
+    let total = infer::shard::count_records(records.map(|r| r.map_err(anyhow::Error::from)), |rec| {
+        match pre.pad(&rec.seq) {
+            Ok(_) => Ok(true),
+            Err(_) if args.input.skip_invalid => Ok(false),
+            Err(problem) => Err(UsageError(format!("{name}:{}: record {}: {problem}", rec.line, rec.id)).into()),
+        }
+    })?;
+    let range = shard.range(total, args.batch_size as u64);
+    if range.is_empty() {
+        eprintln!("infer: shard {shard}: no records (the input has {total})");
+    } else {
+        eprintln!("infer: shard {shard}: records {} to {} of {total}", range.start + 1, range.end);
+    }
+    Ok(range)
+}
+
+fn scorer_accepts(pre: &infer::Preprocessing, rec: &SeqRecord) -> bool {
+    pre.pad(&rec.seq).is_ok()
 }
 
 /// Records the input reader accepted but the model cannot take (skipped with

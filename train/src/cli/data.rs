@@ -35,6 +35,13 @@ pub struct DataArgs {
     /// Skip invalid records (counted) instead of stopping
     #[arg(long)]
     pub skip_invalid: bool,
+    /// Activity table labelling the --train FASTA's records in order (DeepSTARR's
+    /// Sequences_activity_Train.txt: a header naming the tasks; --label-columns picks them)
+    #[arg(long, requires = "train")]
+    pub train_activity: Option<PathBuf>,
+    /// Activity table for the --valid FASTA (DeepSTARR's Sequences_activity_Val.txt)
+    #[arg(long, requires = "valid")]
+    pub valid_activity: Option<PathBuf>,
 }
 
 impl DataArgs {
@@ -44,7 +51,15 @@ impl DataArgs {
         if !(0.0..1.0).contains(&self.valid_fraction) {
             return Err(super::UsageError(format!("--valid-fraction {} must be in [0, 1)", self.valid_fraction)).into());
         }
-        for p in std::iter::once(train).chain(self.valid.as_deref()) {
+        if self.valid.is_some() && self.train_activity.is_some() != self.valid_activity.is_some() {
+            return Err(super::UsageError("--train-activity and --valid-activity go together (one table per FASTA)".into()).into());
+        }
+        if self.skip_invalid && self.train_activity.is_some() {
+            // A skipped FASTA record would shift every later record onto the wrong row.
+            return Err(super::UsageError("--skip-invalid cannot be used with activity tables, which label records by position".into()).into());
+        }
+        let tables = self.train_activity.iter().chain(&self.valid_activity).map(|p| p.as_path());
+        for p in std::iter::once(train).chain(self.valid.as_deref()).chain(tables) {
             // run.json records the data's path and --resume reads it again: stdin
             // cannot be read twice, so a run needs real files.
             if p == Path::new("-") {
@@ -67,6 +82,8 @@ impl DataArgs {
             seq_column: self.seq_column.clone(),
             label_columns: self.label_columns.clone(),
             skip_invalid: self.skip_invalid,
+            train_activity: self.train_activity.as_deref().map(abs),
+            valid_activity: self.valid_activity.as_deref().map(abs),
         })
     }
 }

@@ -6,8 +6,9 @@ use train::device::DeviceSpec;
 use train::fit::{FitConfig, Trainer};
 use train::model::spec::RecipeDefaults;
 use train::model::{ModelDescription, PrixFixeNet};
+use train::recipe::compact::{read_compact_where, TrainingData};
 use train::recipe::plan::Recipe;
-use train::run::{check_new_dir, encode_sets, prepare_new_dir, RunSpec};
+use train::run::{check_new_dir, prepare_new_dir, RunSpec};
 
 use super::data::DataArgs;
 use super::UsageError;
@@ -96,32 +97,37 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     spec.config.check().map_err(|e| UsageError(format!("{}: {e}", dir.join(train::run::RUN_FILE).display())))?;
     eprintln!("train: device {device:?}");
     // Bad data stops the run before anything is written.
-    let mut split = spec.data.read_split()?;
-    if spec.config.recipe.drop_outside_domain {
-        drop_outside_domain(&spec.desc, &mut split);
+    let domain = spec.desc.preprocessing.rules.training_domain.clone().filter(|_| spec.config.recipe.drop_outside_domain);
+    let (mut train_set, mut valid_set, dropped) =
+        read_compact_where(&spec.data, &spec.desc, |r| domain.as_ref().is_none_or(|d| d.outside(&r.seq).is_none()))?;
+    for (what, n) in [("training", dropped[0]), ("validation", dropped[1])] {
+        if n > 0 {
+            eprintln!("train: left out {n} {what} records outside the training domain (the recipe's reader drops them)");
+        }
     }
-    let (mut train_set, mut valid_set) = encode_sets(&spec.desc, &split)?;
     // The recipe's target transform, its scale taken from the training labels once (a
     // resumed run reads it back from run.json).
     let mut spec = spec;
-    spec.config.recipe.resolve_target(&train_set.y);
-    train_set.y = spec.config.recipe.transform_labels(&train_set.y);
-    if let Some(v) = valid_set.as_mut() {
-        v.y = spec.config.recipe.transform_labels(&v.y);
+    spec.config.recipe.resolve_target(&train_set.targets());
+    if let Some(map) = spec.config.recipe.target_map() {
+        train_set.map_targets(map.clone());
+        if let Some(v) = valid_set.as_mut() {
+            v.map_targets(map);
+        }
     }
     if !resume {
         prepare_new_dir(&dir)?;
         spec.write(&dir)?;
     }
     let mut config = spec.config.clone();
-    let one_pass = train_set.len().div_ceil(config.batch_size);
+    let one_pass = train_set.rows().div_ceil(config.batch_size);
     if config.batches_per_epoch == 0 || config.batches_per_epoch > one_pass {
         config.batches_per_epoch = one_pass;
     }
     eprintln!(
         "train: {} training rows, {} validation rows; {} epochs x {} steps of {}",
-        train_set.len(),
-        valid_set.as_ref().map_or(0, |v| v.len()),
+        train_set.rows(),
+        valid_set.as_ref().map_or(0, |v| v.rows()),
         config.epochs,
         config.batches_per_epoch,
         config.batch_size
@@ -131,7 +137,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let outcome = Trainer {
         net: &mut net,
         train: &train_set,
-        valid: valid_set.as_ref(),
+        valid: valid_set.as_ref().map(|v| v as &dyn TrainingData),
         cfg: config.clone(),
         dir: dir.clone(),
         verbose: true,
@@ -173,17 +179,5 @@ fn recipe_label(r: &Recipe) -> String {
     match r.name.as_str() {
         "dream" => "DREAM (AdamW wd 0.01, one-cycle, KL to 18-bin soft targets)".into(),
         _ => format!("{} ({})", r.name, serde_json::to_string(r).unwrap_or_default()),
-    }
-}
-
-/// Leaves out the records outside the model's training domain, saying how many.
-fn drop_outside_domain(desc: &ModelDescription, (train, valid): &mut train::run::SplitRecords) {
-    let Some(domain) = &desc.preprocessing.rules.training_domain else { return };
-    for (what, recs) in [("training", train), ("validation", valid)] {
-        let before = recs.len();
-        recs.retain(|r| domain.outside(&r.seq).is_none());
-        if recs.len() < before {
-            eprintln!("train: left out {} of {before} {what} records outside the training domain (the recipe's reader drops them)", before - recs.len());
-        }
     }
 }

@@ -1,6 +1,7 @@
 //! One file per verb; this module dispatches and maps errors to exit codes.
 
 pub mod bench;
+pub mod bench_data;
 pub mod data;
 pub mod export;
 pub mod finetune;
@@ -28,6 +29,8 @@ pub enum Command {
     Finetune(finetune::Args),
     /// Time the training step per model (forward, loss, backward, AdamW)
     Bench(bench::Args),
+    /// Time the training-data pipeline alone (compact read, batch expansion)
+    BenchData(bench_data::Args),
     /// `zoo pull` that can also build models from the authors' own weights (legnet)
     Pull(pull::Args),
 }
@@ -38,6 +41,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Fit(args) => fit::run(args),
         Command::Finetune(args) => finetune::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::BenchData(args) => bench_data::run(args),
         Command::Pull(args) => pull::run(args),
     }
 }
@@ -82,5 +86,6 @@ pub fn report(err: &anyhow::Error) -> ExitCode {
             || c.is::<infer::input::InputError>()
             || c.is::<train::device::DeviceError>()
             || c.is::<train::run::RunError>()
+            || c.is::<train::recipe::activity::ActivityError>()
     })
 }

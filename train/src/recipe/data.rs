@@ -59,7 +59,7 @@ impl EncodedSet {
     }
 }
 
-fn first_label(r: &SeqRecord) -> Result<f64, DataError> {
+pub(crate) fn first_label(r: &SeqRecord) -> Result<f64, DataError> {
     let e = *r.labels.first().ok_or_else(|| DataError::MissingLabel {
         id: r.id.clone(),
         line: r.line,
@@ -74,7 +74,7 @@ fn first_label(r: &SeqRecord) -> Result<f64, DataError> {
     Ok(e)
 }
 
-fn pad_record(pre: &Preprocessing, r: &SeqRecord, out: &mut [u8]) -> Result<(), DataError> {
+pub(crate) fn pad_record(pre: &Preprocessing, r: &SeqRecord, out: &mut [u8]) -> Result<(), DataError> {
     pre.pad_into(&r.seq, out)
         .map_err(|source| DataError::Sequence {
             id: r.id.clone(),

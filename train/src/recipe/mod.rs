@@ -3,6 +3,8 @@
 //! datasets with a resumable batch sampler, a stable held-out split and validation
 //! metrics. The training loop itself lives in `crate::fit`.
 
+pub mod activity;
+pub mod compact;
 pub mod data;
 pub mod metrics;
 pub mod optim;
@@ -15,8 +17,9 @@ pub use data::{
     drosophila_reverse_flag, encode_regression, encode_yeast, human_reverse_flag, BatchSampler,
     DataError, EncodedSet, SamplerState,
 };
+pub use compact::{Batch, CompactSet, TrainingData};
 pub use metrics::{metrics, ValidMetrics};
 pub use optim::AdamW;
 pub use schedule::OneCycle;
-pub use split::holdout;
+pub use split::{holdout, is_held_out};
 pub use target::{is_singleton, SoftBinTarget};

@@ -96,6 +96,9 @@ pub enum TargetTransform {
     Standardize { center: f64, scale: Option<f64> },
 }
 
+/// A per-label target transform, applied as batches are made.
+pub type TargetMap = std::sync::Arc<dyn Fn(f32) -> f32 + Send + Sync>;
+
 /// A whole recipe. `Default` is the DREAM recipe.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Recipe {
@@ -180,6 +183,18 @@ impl Recipe {
         if let TargetTransform::Standardize { scale: scale @ None, .. } = &mut self.target {
             let y = train_labels.to_kind(Kind::Double);
             *scale = Some(y.std(false).double_value(&[]));
+        }
+    }
+
+    /// The (resolved) target transform as a function of one float32 label, computed as
+    /// [`Self::transform_labels`] does; `None` for the identity.
+    pub fn target_map(&self) -> Option<TargetMap> {
+        match self.target {
+            TargetTransform::None => None,
+            TargetTransform::Standardize { center, scale } => {
+                let scale = scale.unwrap_or(1.0);
+                Some(std::sync::Arc::new(move |y: f32| ((y as f64 - center) / scale) as f32))
+            }
         }
     }
 

@@ -23,6 +23,12 @@ fn unit_hash(seed: u64, seq: &[u8]) -> f64 {
     (mix64(h) >> 11) as f64 / (1u64 << 53) as f64
 }
 
+/// Whether [`holdout`] puts a record with sequence `seq` on the validation side; for
+/// splitting a stream one record at a time.
+pub fn is_held_out(seq: &[u8], fraction: f64, seed: u64) -> bool {
+    unit_hash(seed, seq) < fraction
+}
+
 /// Splits `records` into `(train, valid)`, about `fraction` of them held out.
 ///
 /// Membership depends only on `(seed, upper-case sequence)`, so the split is the same
@@ -37,7 +43,7 @@ pub fn holdout(
     let mut train = Vec::with_capacity(records.len());
     let mut valid = Vec::new();
     for r in records {
-        if unit_hash(seed, &r.seq) < fraction {
+        if is_held_out(&r.seq, fraction, seed) {
             valid.push(r);
         } else {
             train.push(r);
