@@ -12,6 +12,7 @@ pub mod atomic;
 pub mod backend;
 #[cfg(feature = "native")]
 pub mod effects;
+#[cfg(feature = "native")]
 pub mod ensemble;
 pub mod batch;
 #[cfg(feature = "native")]
