@@ -108,7 +108,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     // The recipe's target transform, its scale taken from the training labels once (a
     // resumed run reads it back from run.json).
     let mut spec = spec;
-    spec.config.recipe.resolve_target(&train_set.targets());
+    spec.config.recipe.resolve_target(|| train_set.targets());
     if let Some(map) = spec.config.recipe.target_map() {
         train_set.map_targets(map.clone());
         if let Some(v) = valid_set.as_mut() {

@@ -179,9 +179,11 @@ impl Recipe {
     }
 
     /// The transform with its scale computed from the training labels where it is open.
-    pub fn resolve_target(&mut self, train_labels: &Tensor) {
+    pub fn resolve_target(&mut self, train_labels: impl FnOnce() -> Tensor) {
+        // The labels are gathered only when a scale is still to be found: a run without a
+        // target transform never materialises every row's target.
         if let TargetTransform::Standardize { scale: scale @ None, .. } = &mut self.target {
-            let y = train_labels.to_kind(Kind::Double);
+            let y = train_labels().to_kind(Kind::Double);
             *scale = Some(y.std(false).double_value(&[]));
         }
     }
@@ -382,7 +384,7 @@ mod tests {
     fn the_deepgxp_target_is_standardised_around_11_by_the_population_sd() {
         let mut r = Recipe::named("deepgxp").unwrap();
         let y = t(&[9.0, 11.0, 13.0]);
-        r.resolve_target(&y);
+        r.resolve_target(|| y.shallow_clone());
         let sd = (8.0f64 / 3.0).sqrt();
         assert_eq!(r.target, TargetTransform::Standardize { center: 11.0, scale: Some(sd) });
         let z: Vec<f32> = Vec::<f32>::try_from(r.transform_labels(&y)).unwrap();
