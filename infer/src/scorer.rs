@@ -205,6 +205,25 @@ impl Scorer {
         Ok(Scorer { backend, preprocessing, outputs, batch_size: opts.batch_size, info, x: Vec::new() })
     }
 
+    /// A model run by an engine the caller built (libtorch in `train eval`), described
+    /// by the caller: the rest (preprocessing, batching, averaging) is `infer score`'s.
+    /// Only `batch_size` and `rc_average` of `opts` apply.
+    pub fn with_backend(
+        backend: Box<dyn Backend>,
+        info: ModelInfo,
+        mut preprocessing: Preprocessing,
+        outputs: Vec<String>,
+        opts: &ScorerOptions,
+    ) -> Result<Scorer, ScoreError> {
+        if opts.batch_size == 0 {
+            return Err(ScoreError::ZeroBatchSize);
+        }
+        if let Some(rc) = opts.rc_average {
+            preprocessing.rc_average = rc;
+        }
+        Ok(Scorer { backend, preprocessing, outputs, batch_size: opts.batch_size, info, x: Vec::new() })
+    }
+
     /// Opens a model held in memory with tract (the browser's way: no files, no ONNX
     /// Runtime); `name` stands for it in messages.
     pub fn from_bytes(name: &str, bytes: &[u8], opts: &ScorerOptions) -> Result<Scorer, ScoreError> {

@@ -5,7 +5,9 @@
 //! model the TSV the page downloads for the reference fixtures' sequences must be
 //! `infer score`'s: the same header, ids and order, values within 1e-4. A bad record
 //! must get the message `infer score` gives, and with the network off the page must
-//! still open and score (its service worker's cache). Never skipped: without Chromium, node or
+//! still open and score (its service worker's cache). A browser that refuses to store
+//! anything (quota zero) must still score online and say why it will not work offline.
+//! Never skipped: without Chromium, node or
 //! the node modules the test fails and names scripts/setup.sh.
 
 use std::path::{Path, PathBuf};
@@ -70,6 +72,9 @@ fn page_scores_like_infer_score_in_headless_chromium() {
     assert_eq!(native.status.code(), Some(2), "infer score on a bad record");
     let native_message = String::from_utf8_lossy(&native.stderr).trim().to_string();
 
+    let good = tmp.path().join("good.fa");
+    std::fs::write(&good, ">a\nTGCATTTTTTTCACATCGGATCCAAGCTT\n>b\nAAGCTTGGATCCGATGTGAAAAAAATGCA\n").unwrap();
+
     let out_dir = tmp.path().join("out");
     std::fs::create_dir(&out_dir).unwrap();
     let cases_file = tmp.path().join("cases.json");
@@ -78,6 +83,7 @@ fn page_scores_like_infer_score_in_headless_chromium() {
         "score": cases,
         "bad": { "model": "dream-cnn", "input": bad },
         "offline": { "model": "dream-cnn", "input": offline },
+        "refused": { "model": "dream-cnn", "input": good },
     });
     std::fs::write(&cases_file, spec.to_string()).unwrap();
     let node = run(Command::new("node")
@@ -125,6 +131,14 @@ fn page_scores_like_infer_score_in_headless_chromium() {
     assert_eq!(offline["state"], "done", "scoring with the network off: {offline}");
     let cnn_records = expected.iter().find(|e| e.0 == "dream-cnn").unwrap().2;
     assert_eq!(offline["scored"], cnn_records, "scoring with the network off: {offline}");
+
+    // Regression: a browser that refuses to store the site (CI's disk at 99 %) once broke
+    // the page's own fetches; it must score online and say it will not work offline.
+    let refused = &report["refused"];
+    assert_eq!(refused["state"], "done", "scoring when the browser refuses storage: {refused}");
+    assert_eq!(refused["scored"], 2, "scoring when the browser refuses storage: {refused}");
+    assert_eq!(refused["noteVisible"], true, "the page says it cannot work offline: {refused}");
+    assert!(refused["note"].as_str().unwrap().contains("QuotaExceededError"), "{refused}");
 
     let png = std::fs::read(out_dir.join("screenshot.png")).unwrap();
     assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000, "screenshot");

@@ -105,3 +105,66 @@ fn infer_eval_prints_the_scores_the_card_shows() {
         assert!((want - got).abs() <= 1e-4, "{m} {key}: card {want}, infer eval {got}");
     }
 }
+
+/// `train eval` (libtorch, the GPU machine's scorer) gives `infer eval`'s predictions and
+/// correlations: the same preprocessing, averaging and report, only the engine differs.
+/// On the first 150 public-leaderboard sequences, as a benchmark definition of one subset.
+#[test]
+fn train_eval_scores_a_benchmark_as_infer_eval_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let truth = std::fs::read_to_string(e2e::shared("data/dream/public_leaderboard.tsv")).unwrap();
+    let excerpt: String = truth.lines().take(151).map(|l| format!("{l}\n")).collect();
+    std::fs::write(dir.path().join("truth.tsv"), excerpt).unwrap();
+    let def = serde_json::json!({
+        "name": "public-excerpt",
+        "truth": {"file": "truth.tsv", "header": true, "id_column": 0, "sequence_column": 1, "value_column": 2},
+        "subsets": [{"name": "all", "kind": "single", "weight": 1.0, "source": {"format": "all"}}]
+    });
+    let bench = dir.path().join("bench.json");
+    std::fs::write(&bench, def.to_string()).unwrap();
+    let model = root().join("weights/dream-cnn/0.1.0");
+    let (torch_json, torch_tsv) = (dir.path().join("t.json"), dir.path().join("t.tsv"));
+    let (tract_json, tract_tsv) = (dir.path().join("o.json"), dir.path().join("o.tsv"));
+    let out = run(Command::new(bin("train"))
+        .args(["eval", "--device", "cpu", "--threads", "2", "--batch-size", "64", "--model"])
+        .arg(&model)
+        .arg("--benchmark")
+        .arg(&bench)
+        .arg("--json")
+        .arg(&torch_json)
+        .arg("--save-predictions")
+        .arg(&torch_tsv));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("150 sequences (300 network rows)"), "{}", String::from_utf8_lossy(&out.stderr));
+    run(Command::new(bin("infer"))
+        .args(["eval", "--backend", "tract", "--threads", "2", "--model"])
+        .arg(model.join("model.onnx"))
+        .arg("--benchmark")
+        .arg(&bench)
+        .arg("--json")
+        .arg(&tract_json)
+        .arg("--save-predictions")
+        .arg(&tract_tsv));
+    let rows = |p: &Path| -> Vec<(String, f64)> {
+        let text = std::fs::read_to_string(p).unwrap();
+        text.lines().skip(1).map(|l| l.split_once('\t').map(|(i, v)| (i.to_string(), v.parse().unwrap())).unwrap()).collect()
+    };
+    let (t, o) = (rows(&torch_tsv), rows(&tract_tsv));
+    assert_eq!(t.len(), 150);
+    for ((ti, tv), (oi, ov)) in t.iter().zip(&o) {
+        assert_eq!(ti, oi, "ids and order");
+        assert!((tv - ov).abs() <= 1e-4, "{ti}: libtorch {tv} vs tract {ov}");
+    }
+    let report = |p: &Path| -> serde_json::Value { serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap() };
+    let (t, o) = (report(&torch_json), report(&tract_json));
+    let r = |v: &serde_json::Value| v["subsets"][0]["pearson"].as_f64().unwrap();
+    assert!((r(&t) - r(&o)).abs() <= 1e-5, "Pearson r: libtorch {} vs tract {}", r(&t), r(&o));
+    assert!(t["throughput"]["forward_sequences_per_second"].as_f64().unwrap() > 0.0, "{}", t["throughput"]);
+
+    // A model directory without weights is the caller's mistake: exit code 2, named.
+    let empty = dir.path().join("not-a-model");
+    std::fs::create_dir(&empty).unwrap();
+    std::fs::copy(model.join("model.json"), empty.join("model.json")).unwrap();
+    let o = Command::new(bin("train")).args(["eval", "--device", "cpu", "--model"]).arg(&empty).arg("--benchmark").arg(&bench).output().unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no model.safetensors"), "{}", String::from_utf8_lossy(&o.stderr));
+}

@@ -13,6 +13,15 @@ let run = null; // the scoring in progress or last finished
 
 if ("serviceWorker" in navigator && window.isSecureContext) {
   navigator.serviceWorker.register("sw.js").catch(() => {});
+  // The worker could not keep a copy for offline use: scoring works, but only online.
+  navigator.serviceWorker.addEventListener("message", (event) => {
+    if (event.data && event.data.type === "not-kept-offline") {
+      $("offline-note").textContent =
+        `This browser refused to keep the page for offline use (${event.data.reason}); ` +
+        "scoring works while the site can be reached. A nearly full disk is the usual cause.";
+      $("offline-note").hidden = false;
+    }
+  });
 }
 
 function setState(state) {

@@ -3,7 +3,7 @@
 // message a bad input gets, the page's timings and a screenshot into --out.
 //   node browser-test.mjs --site DIR --cases cases.json --out DIR
 // cases.json: { "score": [{ "model": "dream-cnn", "input": "x.fa" }], "bad": { "model", "input" },
-//               "offline": { "model", "input" } }
+//               "offline": { "model", "input" }, "refused": { "model", "input" } }
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { args, launch, openPage, scoreFile, serve } from "./harness.mjs";
@@ -50,6 +50,38 @@ try {
     await page.close();
     await browser.context.setOffline(false);
     console.log(`offline: ${state}, ${report.offline.scored} sequences`);
+  }
+  if (cases.refused) {
+    // Regression (CI, disk at 99 %): Chromium refused the service worker's cache writes,
+    // the worker threw, and the page could not even fetch its model. In a fresh profile
+    // whose service worker's every Cache.put is refused as a full disk refuses it, the
+    // page must still load and score online, and say why it will not work offline.
+    const fresh = await launch();
+    try {
+      // The first visit installs the service worker.
+      const first = await openPage(fresh.context, server.url, cases.refused.model);
+      await first.page.evaluate(() => navigator.serviceWorker.ready);
+      await first.page.close();
+      const [sw] = fresh.context.serviceWorkers();
+      if (!sw) throw new Error("the page installed no service worker");
+      await sw.evaluate(() => {
+        Cache.prototype.put = async () => {
+          throw new DOMException("the browser refused to store (simulated full disk)", "QuotaExceededError");
+        };
+      });
+      // The second goes through it.
+      const { page } = await openPage(fresh.context, server.url, cases.refused.model);
+      const state = await scoreFile(page, cases.refused.input);
+      const run = await page.evaluate(() => window.lastRun);
+      report.refused = {
+        state, scored: run ? run.scored : 0, error: await page.textContent("#error"),
+        noteVisible: await page.isVisible("#offline-note"), note: await page.textContent("#offline-note"),
+      };
+      await page.close();
+    } finally {
+      await fresh.close();
+    }
+    console.log(`storage refused: ${report.refused.state}, ${report.refused.scored} sequences; note: ${report.refused.note}`);
   }
 } finally {
   await browser.close();

@@ -8,8 +8,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use indicatif::ProgressBar;
 use infer::backend::BackendKind;
-use infer::batch;
-use infer::eval::{evaluate, read_predictions, Benchmark, EvalError};
+use infer::eval::{self, evaluate, read_predictions, Benchmark, EvalError};
 use infer::scorer::{Scorer, ScorerOptions};
 
 use super::UsageError;
@@ -58,22 +57,6 @@ pub struct Args {
     pub output: Option<String>,
 }
 
-/// The column of a model's outputs to evaluate: the one named, or the only one.
-fn output_column(outputs: &[String], wanted: Option<&str>) -> Result<usize, UsageError> {
-    match wanted {
-        Some(name) => outputs
-            .iter()
-            .position(|o| o == name)
-            .ok_or_else(|| UsageError(format!("--output {name}: the model's outputs are {}", outputs.join(", ")))),
-        None if outputs.len() == 1 => Ok(0),
-        None => Err(UsageError(format!(
-            "the model has {} outputs ({}); choose one with --output NAME",
-            outputs.len(),
-            outputs.join(", ")
-        ))),
-    }
-}
-
 /// Scores the benchmark's sequences with a model, exactly as `infer score` would.
 fn predict(args: &Args, model: &str, benchmark: &Benchmark) -> anyhow::Result<HashMap<String, f64>> {
     let opts = ScorerOptions {
@@ -84,35 +67,17 @@ fn predict(args: &Args, model: &str, benchmark: &Benchmark) -> anyhow::Result<Ha
     };
     let mut scorer = Scorer::open(&zoo::Zoo::from_env()?, model, &opts).map_err(super::score::usage_if_user_error)?;
     eprintln!("infer: {}", scorer.describe());
-    let seqs = benchmark.sequences().map_err(usage)?;
-    let bar = if std::io::stderr().is_terminal() {
-        ProgressBar::new(seqs.len() as u64)
-    } else {
-        ProgressBar::hidden()
-    };
-    let n_out = scorer.outputs().len();
-    let column = output_column(scorer.outputs(), args.output.as_deref())?;
-    let mut predictions = HashMap::with_capacity(seqs.len());
-    let mut lines = String::from("id\tprediction\n");
-    batch::score_all(
-        &mut scorer,
-        seqs.into_iter().map(Ok::<_, anyhow::Error>),
-        |(id, _): &(String, String), problem| Err(anyhow::anyhow!("benchmark sequence {id}: {problem}")),
-        |chunk, scores| {
-            for ((id, _), row) in chunk.iter().zip(scores.chunks_exact(n_out)) {
-                let v = row[column];
-                lines.push_str(&format!("{id}\t{v}\n"));
-                predictions.insert(id.clone(), v as f64);
-            }
-            bar.inc(chunk.len() as u64);
-            Ok(())
-        },
-    )?;
+    let column = eval::output_column(scorer.outputs(), args.output.as_deref()).map_err(UsageError)?;
+    let bar = if std::io::stderr().is_terminal() { ProgressBar::new(0) } else { ProgressBar::hidden() };
+    let scored = eval::predict(&mut scorer, benchmark, column, |done, total| {
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+    }).map_err(usage)?;
     bar.finish_and_clear();
     if let Some(path) = &args.save_predictions {
-        infer::atomic::write(path, lines.as_bytes()).with_context(|| format!("writing {}", path.display()))?;
+        eval::write_predictions(path, &scored).with_context(|| format!("writing {}", path.display()))?;
     }
-    Ok(predictions)
+    Ok(scored.into_iter().map(|(id, v)| (id, v as f64)).collect())
 }
 
 /// Everything the evaluator rejects is the caller's input (flags, data, predictions):

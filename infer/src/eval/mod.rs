@@ -69,14 +69,72 @@ pub enum EvalError {
     },
     #[error("prediction for id `{id}` is {value}, not a finite number")]
     NonFinitePrediction { id: String, value: f64 },
+    #[error("benchmark sequence {id}: {problem}")]
+    BenchmarkSequence { id: String, problem: crate::preprocess::PreprocessError },
+    #[error(transparent)]
+    Score(#[from] crate::scorer::ScoreError),
 }
 
 impl EvalError {
     /// Whether the error is a problem with what the caller supplied (flags, data
-    /// directory, definition, predictions) rather than a failure while running. Every
-    /// current variant is; an unreadable-but-present file is still the caller's input.
+    /// directory, definition, predictions) rather than a failure while running. An
+    /// unreadable-but-present file is still the caller's input; a model that fails on
+    /// the benchmark's own sequences is not.
     pub fn is_usage(&self) -> bool {
-        true
+        !matches!(self, EvalError::BenchmarkSequence { .. } | EvalError::Score(_))
+    }
+}
+
+/// Scores the benchmark's sequences with a model, exactly as `infer score` would, and
+/// returns (id, prediction of output `column`) in the benchmark's order. `progress` is
+/// told (sequences scored so far, all of them) after each batch. Every engine goes through here:
+/// `infer eval` with tract or ONNX Runtime, `train eval` with libtorch.
+pub fn predict(
+    scorer: &mut crate::scorer::Scorer,
+    b: &Benchmark,
+    column: usize,
+    mut progress: impl FnMut(usize, usize),
+) -> Result<Vec<(String, f32)>, EvalError> {
+    let seqs = b.sequences()?;
+    let n_out = scorer.outputs().len();
+    let total = seqs.len();
+    let mut out = Vec::with_capacity(total);
+    crate::batch::score_all(
+        scorer,
+        seqs.into_iter().map(Ok::<_, EvalError>),
+        |(id, _): &(String, String), problem| Err(EvalError::BenchmarkSequence { id: id.clone(), problem }),
+        |chunk, scores| {
+            out.extend(chunk.iter().zip(scores.chunks_exact(n_out)).map(|((id, _), row)| (id.clone(), row[column])));
+            progress(out.len(), total);
+            Ok(())
+        },
+    )?;
+    Ok(out)
+}
+
+/// Writes predictions as `infer score` does (`id<TAB>prediction`, a header), atomically.
+pub fn write_predictions(path: &std::path::Path, scored: &[(String, f32)]) -> std::io::Result<()> {
+    let mut lines = String::from("id\tprediction\n");
+    for (id, v) in scored {
+        lines.push_str(&format!("{id}\t{v}\n"));
+    }
+    crate::atomic::write(path, lines.as_bytes())
+}
+
+/// The column of a model's outputs to evaluate: the one named (`--output NAME`), or the
+/// only one; the error is the message for the user.
+pub fn output_column(outputs: &[String], wanted: Option<&str>) -> Result<usize, String> {
+    match wanted {
+        Some(name) => outputs
+            .iter()
+            .position(|o| o == name)
+            .ok_or_else(|| format!("--output {name}: the model's outputs are {}", outputs.join(", "))),
+        None if outputs.len() == 1 => Ok(0),
+        None => Err(format!(
+            "the model has {} outputs ({}); choose one with --output NAME",
+            outputs.len(),
+            outputs.join(", ")
+        )),
     }
 }
 

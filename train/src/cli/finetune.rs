@@ -62,15 +62,6 @@ pub struct Args {
     head_hidden: usize,
 }
 
-fn resolve_source(from: &str) -> anyhow::Result<PathBuf> {
-    let p = Path::new(from);
-    if p.is_dir() {
-        return Ok(p.to_path_buf());
-    }
-    let spec = zoo::ModelSpec::parse(from).map_err(|e| UsageError(format!("--from {from}: {e}")))?;
-    Ok(zoo::Zoo::from_env()?.resolve(&spec)?)
-}
-
 pub fn run(args: Args) -> anyhow::Result<()> {
     if let Some(t) = args.threads {
         tch::set_num_threads(t);
@@ -79,7 +70,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         return resume(dir);
     }
     let (from, out) = (args.from.clone().unwrap_or_default(), args.out.clone().unwrap_or_default());
-    let src = resolve_source(&from)?;
+    let src = super::model_dir(&from, "--from")?;
     let desc_path = src.join(train::export::DESCRIPTION_FILE);
     let text = std::fs::read_to_string(&desc_path).map_err(|e| UsageError(format!("{}: {e}", desc_path.display())))?;
     let pretrained: ModelDescription =

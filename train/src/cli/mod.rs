@@ -3,6 +3,7 @@
 pub mod bench;
 pub mod bench_data;
 pub mod data;
+pub mod eval;
 pub mod export;
 pub mod finetune;
 pub mod fit;
@@ -31,6 +32,8 @@ pub enum Command {
     Bench(bench::Args),
     /// Time the training-data pipeline alone (compact read, batch expansion)
     BenchData(bench_data::Args),
+    /// Score a benchmark (dream-public, dream-test) with libtorch, on the GPU where there is one
+    Eval(eval::Args),
     /// `zoo pull` that can also build models from the authors' own weights (legnet)
     Pull(pull::Args),
 }
@@ -42,8 +45,20 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Finetune(args) => finetune::run(args),
         Command::Bench(args) => bench::run(args),
         Command::BenchData(args) => bench_data::run(args),
+        Command::Eval(args) => eval::run(args),
         Command::Pull(args) => pull::run(args),
     }
+}
+
+/// A model given on the command line: a directory with model.json + model.safetensors,
+/// or a zoo name[@version] (pulled into the cache if needed); `flag` names the option.
+pub fn model_dir(arg: &str, flag: &str) -> anyhow::Result<std::path::PathBuf> {
+    let p = std::path::Path::new(arg);
+    if p.is_dir() {
+        return Ok(p.to_path_buf());
+    }
+    let spec = zoo::ModelSpec::parse(arg).map_err(|e| UsageError(format!("{flag} {arg}: {e}")))?;
+    Ok(zoo::Zoo::from_env()?.resolve(&spec)?)
 }
 
 /// Loads the best weights of a finished run and writes the artifacts (model.safetensors,
