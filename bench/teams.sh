@@ -8,6 +8,11 @@
 #   bench/teams.sh                       # the defaults below (GPU: DEVICE=cuda)
 #   SEEDS="1 2 3" EPOCHS=10 STEPS=200 BATCH=256 DEVICE=cuda bench/teams.sh
 #   MODELS="wztr" SEEDS=1 EPOCHS=1 STEPS=2 BATCH=8 PROFILE=debug bench/teams.sh   # a smoke run
+#   BIN=DIR JOBS=6 DEVICE=cuda EVAL=train bench/teams.sh   # prebuilt binaries, 6 runs at once
+#
+# Scoring: EVAL=infer (the default) runs `infer eval` on each run's model.onnx; EVAL=train
+# runs `train eval` (the same pipeline through libtorch on $DEVICE), for a GPU machine
+# whose ONNX Runtime has no GPU provider.
 #
 # Conversions: DeepGXP's Prix Fixe form is BHI first + BHI core (= DREAM-RNN); Camformer
 # and wztr keep their own trunks (`camformer` / `wztr` core blocks). Every run trains on
@@ -26,9 +31,15 @@ THREADS=${THREADS:-2}
 DATA=${DATA:-../shared/data/dream/demo_train.txt}
 OUT=${OUT:-bench/teams.md}
 PROFILE=${PROFILE:-release}
-if [[ $PROFILE == release ]]; then cargo build -q --release -p train -p infer; else cargo build -q -p train -p infer; fi
-BIN=${CARGO_TARGET_DIR:-target}/$PROFILE
+EVAL=${EVAL:-infer}
+BENCHMARK=${BENCHMARK:-dream-public}
+JOBS=${JOBS:-1}
+if [[ -z "${BIN:-}" ]]; then
+    if [[ $PROFILE == release ]]; then cargo build -q --release -p train -p infer; else cargo build -q -p train -p infer; fi
+    BIN=${CARGO_TARGET_DIR:-target}/$PROFILE
+fi
 if [[ -z "${WORK:-}" ]]; then WORK=$(mktemp -d); trap 'rm -rf "$WORK"' EXIT; fi
+mkdir -p "$WORK"
 
 # The Prix Fixe conversion of a team model as a model.json (the DREAM-CNN preset with
 # its core block swapped in), written by the train binary's own description types.
@@ -61,22 +72,25 @@ EOF
     esac
 }
 
-results=$WORK/results.tsv
-: > "$results"
-for m in $MODELS; do
-    for variant in original prixfixe; do
-        if [[ $variant == original ]]; then arch=$m; recipe=$m; else arch=$(conversion "$m" "$WORK/$m-prixfixe.json"); recipe=dream; fi
-        for seed in $SEEDS; do
-            run=$WORK/$m-$variant-$seed
-            start=$(date +%s)
-            nice -n 10 "$BIN/train" fit --arch "$arch" --recipe "$recipe" --train "$DATA" --out "$run" \
-                --device "$DEVICE" --threads "$THREADS" --seed "$seed" --epochs "$EPOCHS" \
-                --batches-per-epoch "$STEPS" --batch-size "$BATCH" --valid-fraction 0.1 \
-                > /dev/null 2> "$run.log"
-            trained=$(( $(date +%s) - start ))
-            nice -n 10 "$BIN/infer" eval --benchmark dream-public --model "$run/model.onnx" \
-                --threads "$THREADS" --json "$run/eval.json" > /dev/null 2>> "$run.log"
-            python3 - "$run/eval.json" "$m" "$variant" "$seed" "$trained" >> "$results" <<'EOF'
+# One training run and its dream-public score, as a line of $WORK/<run>.row.
+one_run() {
+    local m=$1 variant=$2 seed=$3 arch recipe
+    if [[ $variant == original ]]; then arch=$m; recipe=$m; else arch=${CONVERTED[$m]}; recipe=dream; fi
+    local run=$WORK/$m-$variant-$seed
+    local start=$(date +%s)
+    nice -n 10 "$BIN/train" fit --arch "$arch" --recipe "$recipe" --train "$DATA" --out "$run" \
+        --device "$DEVICE" --threads "$THREADS" --seed "$seed" --epochs "$EPOCHS" \
+        --batches-per-epoch "$STEPS" --batch-size "$BATCH" --valid-fraction 0.1 \
+        > /dev/null 2> "$run.log"
+    local trained=$(( $(date +%s) - start ))
+    if [[ $EVAL == train ]]; then
+        nice -n 10 "$BIN/train" eval --benchmark "$BENCHMARK" --model "$run" --device "$DEVICE" \
+            --threads "$THREADS" --json "$run/eval.json" > /dev/null 2>> "$run.log"
+    else
+        nice -n 10 "$BIN/infer" eval --benchmark "$BENCHMARK" --model "$run/model.onnx" \
+            --threads "$THREADS" --json "$run/eval.json" > /dev/null 2>> "$run.log"
+    fi
+    python3 - "$run/eval.json" "$m" "$variant" "$seed" "$trained" > "$run.row" <<'EOF'
 import json, sys
 r = json.load(open(sys.argv[1]))
 def find(d, key):
@@ -91,10 +105,26 @@ def find(d, key):
 p, s = find(r, "pearson_score"), find(r, "spearman_score")
 print("\t".join(map(str, [sys.argv[2], sys.argv[3], sys.argv[4], p, s, sys.argv[5]])))
 EOF
-            tail -n 1 "$results"
+    cat "$run.row"
+}
+
+declare -A CONVERTED
+for m in $MODELS; do CONVERTED[$m]=$(conversion "$m" "$WORK/$m-prixfixe.json"); done
+runs=()
+for m in $MODELS; do
+    for variant in original prixfixe; do
+        for seed in $SEEDS; do
+            while (( $(jobs -rp | wc -l) >= JOBS )); do wait -n || true; done
+            one_run "$m" "$variant" "$seed" &
+            runs+=("$WORK/$m-$variant-$seed.row")
         done
     done
 done
+wait
+results=$WORK/results.tsv
+for r in "${runs[@]}"; do
+    if [[ -s $r ]]; then cat "$r"; else echo "bench/teams.sh: ${r%.row} failed, see ${r%.row}.log" >&2; fi
+done > "$results"
 
 python3 - "$results" "$OUT" "$*" <<EOF
 import statistics, sys
@@ -106,7 +136,12 @@ def num(x):
 for m, v, seed, p, s, t in rows:
     groups.setdefault((m, v), []).append((num(p), num(s), float(t)))
 def ms(xs):
-    return f"{statistics.mean(xs):.4f} ± {statistics.stdev(xs):.4f}" if len(xs) > 1 else f"{xs[0]:.4f}"
+    # A run without a correlation (constant predictions) is shown, not averaged.
+    ok = [x for x in xs if x == x]
+    lost = f" ({len(xs) - len(ok)} without)" if len(ok) < len(xs) else ""
+    if not ok:
+        return "n/a" + lost
+    return (f"{statistics.mean(ok):.4f} ± {statistics.stdev(ok):.4f}" if len(ok) > 1 else f"{ok[0]:.4f}") + lost
 lines = ["# Teams' models vs their Prix Fixe conversions (dream-public)", "",
          "Made by: \`SEEDS=\"$SEEDS\" MODELS=\"$MODELS\" EPOCHS=$EPOCHS STEPS=$STEPS BATCH=$BATCH DEVICE=$DEVICE bench/teams.sh\`",
          "", "Training data: \`$DATA\`, 10 % held out (split seed 7); budget per run: $EPOCHS epochs x $STEPS steps of $BATCH.", "",
