@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The scoring page's speed, in headless Chromium, per DREAM model: the page's
-# sequences/s (tract in wasm, SIMD, one thread; cold = first run with plan building,
-# warm = the same input again), onnxruntime-web's wasm backend on the same ONNX graphs
-# (one thread, SIMD) as the baseline, native tract (`infer score --backend tract`, 1
+# sequences/s (tract in wasm, SIMD, one helper worker per core, W of them; cold = first
+# run with plan building, warm = the same input again; and warm with one worker),
+# onnxruntime-web's wasm backend on the same ONNX graphs (SIMD, one thread and W
+# threads, the page cross-origin isolated for that) as the baseline, native tract (`infer score --backend tract`, 1
 # and 2 threads) for comparison, and the time from opening the page to the first score.
 #   bench/web.sh [N sequences, default 256]      (BATCH=32, INFER=binary)
 # Needs scripts/setup.sh (Chromium, wasm-bindgen, web/test's node modules).
@@ -49,14 +50,16 @@ node web/test/bench.mjs --site "$work/site" --fasta "$work/bench.fa" --sequences
     --models "$(IFS=,; echo "${models[*]}")" --batch "$batch" > "$work/browser.json"
 
 echo "sequences: $n, batch: $batch, load average: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "| model | page seq/s (cold) | page seq/s (warm) | onnxruntime-web seq/s | page warm / ort-web | native tract 1 thread | native tract 2 threads | page open to first score |"
-echo "|---|---|---|---|---|---|---|---|"
+echo "| model | page seq/s (cold) | page seq/s (warm, W workers) | page / ort-web 1 thread | page / ort-web W threads | page 1 worker | ort-web 1 thread | ort-web W threads | native tract 1 thread | native tract 2 threads | page open to first score |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|"
 for m in "${models[@]}"; do
     python3 - "$work/browser.json" "$m" "${native1[$m]}" "${native2[$m]}" <<'PY'
 import json, sys
 rows = {r["model"]: r for r in json.load(open(sys.argv[1]))}
 r = rows[sys.argv[2]]
-print(f"| {r['model']} | {r['page_cold']:.1f} | {r['page_warm']:.1f} | {r['ort_web']:.1f} | "
-      f"{r['page_warm'] / r['ort_web']:.2f} | {sys.argv[3]} | {sys.argv[4]} | {r['firstScoreMs'] / 1000:.2f} s |")
+print(f"| {r['model']} | {r['page_cold']:.1f} | {r['page_warm']:.1f} (W={r['workers']}) | "
+      f"**{r['page_warm'] / r['ort_web']:.2f}** | **{r['page_warm'] / r['ort_web_threads']:.2f}** | "
+      f"{r['page_warm_1worker']:.1f} | {r['ort_web']:.1f} | {r['ort_web_threads']:.1f} | "
+      f"{sys.argv[3]} | {sys.argv[4]} | {r['firstScoreMs'] / 1000:.2f} s |")
 PY
 done

@@ -46,27 +46,11 @@ where
     R: Scorable,
     E: From<ScoreError>,
 {
-    let batch = scorer.batch_size();
     let mut records = records.into_iter();
-    let mut pending: Vec<R> = Vec::with_capacity(batch);
+    let mut pending: Vec<R> = Vec::with_capacity(scorer.batch_size());
     let mut scored = 0u64;
     loop {
-        // Fill a whole batch across records (the source streams; nothing else is held).
-        pending.clear();
-        let mut exhausted = false;
-        while pending.len() < batch {
-            let Some(rec) = records.next() else {
-                exhausted = true;
-                break;
-            };
-            let rec = rec?;
-            // Model-specific checks happen per record, so the caller can name it.
-            if let Err(problem) = scorer.preprocessing().pad(rec.seq()) {
-                reject(&rec, problem)?;
-                continue;
-            }
-            pending.push(rec);
-        }
+        let exhausted = next_batch(scorer, &mut records, &mut pending, &mut reject)?;
         if !pending.is_empty() {
             let seqs: Vec<&[u8]> = pending.iter().map(|r| r.seq()).collect();
             let ids: Vec<&str> = pending.iter().map(|r| r.id()).collect();
@@ -78,4 +62,33 @@ where
             return Ok(scored);
         }
     }
+}
+
+/// Fills `pending` (cleared first) with up to `scorer.batch_size()` records the model
+/// takes, across records (the source streams; nothing else is held), handing rejected
+/// ones to `reject` as [`score_all`] does. Returns whether `records` ran out. For callers
+/// that run the batch themselves (the browser page spreads batches over workers).
+pub fn next_batch<R, E>(
+    scorer: &Scorer,
+    records: &mut impl Iterator<Item = Result<R, E>>,
+    pending: &mut Vec<R>,
+    reject: &mut impl FnMut(&R, PreprocessError) -> Result<(), E>,
+) -> Result<bool, E>
+where
+    R: Scorable,
+{
+    pending.clear();
+    while pending.len() < scorer.batch_size() {
+        let Some(rec) = records.next() else {
+            return Ok(true);
+        };
+        let rec = rec?;
+        // Model-specific checks happen per record, so the caller can name it.
+        if let Err(problem) = scorer.preprocessing().pad(rec.seq()) {
+            reject(&rec, problem)?;
+            continue;
+        }
+        pending.push(rec);
+    }
+    Ok(false)
 }

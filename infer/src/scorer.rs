@@ -318,22 +318,51 @@ impl Scorer {
         first_index: usize,
         out: &mut Vec<f32>,
     ) -> Result<(), ScoreError> {
-        let per_seq = self.preprocessing.inputs_per_sequence();
-        let size = self.preprocessing.input_size();
-        let stride = per_seq * size;
-        self.x.resize(seqs.len() * stride, 0.0);
-        for (i, (seq, slot)) in seqs.iter().zip(self.x.chunks_exact_mut(stride)).enumerate() {
+        let mut x = std::mem::take(&mut self.x);
+        let ran = self.encode_into(seqs, ids, first_index, &mut x).and_then(|()| self.run_encoded(&x, seqs.len()));
+        self.x = x;
+        self.average_into(&ran?, out);
+        Ok(())
+    }
+
+    /// The engine's input for `seqs` (every test-time row of each, as the preprocessing
+    /// describes them), written into `x`. With `ids`, models that read the orientation
+    /// from the id get it. `first_index` numbers the sequences in errors.
+    pub fn encode_into(
+        &self,
+        seqs: &[&[u8]],
+        ids: Option<&[&str]>,
+        first_index: usize,
+        x: &mut Vec<f32>,
+    ) -> Result<(), ScoreError> {
+        let stride = self.preprocessing.inputs_per_sequence() * self.preprocessing.input_size();
+        x.resize(seqs.len() * stride, 0.0);
+        for (i, (seq, slot)) in seqs.iter().zip(x.chunks_exact_mut(stride)).enumerate() {
             let reverse = ids.is_some_and(|ids| self.preprocessing.reverse_from_id(ids[i]));
             self.preprocessing
                 .encode_record_for_scoring(seq, reverse, slot)
                 .map_err(|source| ScoreError::Sequence { index: first_index + i, source })?;
         }
-        let rows = seqs.len() * per_seq;
-        let y = self.backend.run(&self.x, rows)?;
+        Ok(())
+    }
+
+    /// Runs the engine on the encoded input of `sequences` sequences ([`Self::encode_into`]);
+    /// returns its raw rows, not yet averaged.
+    pub fn run_encoded(&mut self, x: &[f32], sequences: usize) -> Result<Vec<f32>, ScoreError> {
+        let rows = sequences * self.preprocessing.inputs_per_sequence();
+        let y = self.backend.run(x, rows)?;
         let n_out = self.outputs.len();
         if y.len() != rows * n_out {
-            return Err(ScoreError::OutputShape { sequences: seqs.len(), outputs: n_out, rows, got: y.len() });
+            return Err(ScoreError::OutputShape { sequences, outputs: n_out, rows, got: y.len() });
         }
+        Ok(y)
+    }
+
+    /// Each sequence's predictions from the engine's rows ([`Self::run_encoded`]): the
+    /// mean over its test-time rows, appended to `out`.
+    pub fn average_into(&self, y: &[f32], out: &mut Vec<f32>) {
+        let per_seq = self.preprocessing.inputs_per_sequence();
+        let n_out = self.outputs.len();
         // Rows of one sequence are adjacent: mean over each group of `per_seq` rows.
         for group in y.chunks_exact(per_seq * n_out) {
             for j in 0..n_out {
@@ -342,6 +371,5 @@ impl Scorer {
                 out.push(sum / per_seq as f32);
             }
         }
-        Ok(())
     }
 }

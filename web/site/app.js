@@ -3,7 +3,8 @@ const $ = (id) => document.getElementById(id);
 const TABLE_ROWS = 1000; // rows shown; the download has all of them
 // Sequences per forward pass (`?batch=N` to change it).
 const BATCH_SIZE = Math.max(1, Number(new URLSearchParams(location.search).get("batch")) || 32);
-const STEP = 4 * BATCH_SIZE; // records per progress update
+// Helper workers running batches (`?workers=N`; default one per core).
+const WORKERS = Math.max(0, Number(new URLSearchParams(location.search).get("workers")) || 0);
 
 const worker = new Worker("worker.js", { type: "module" });
 let requestId = 0;
@@ -78,7 +79,7 @@ function loadModel({ name, url, bytes }) {
   $("model-status").textContent = `loading ${name}…`;
   setState("loading");
   const id = ++requestId;
-  worker.postMessage({ type: "load", id, name, url, bytes, batchSize: BATCH_SIZE }, bytes ? [bytes] : []);
+  worker.postMessage({ type: "load", id, name, url, bytes, batchSize: BATCH_SIZE, workers: WORKERS }, bytes ? [bytes] : []);
 }
 
 $("model-select").addEventListener("change", (event) => {
@@ -136,7 +137,7 @@ $("score-button").addEventListener("click", () => {
   $("score-button").disabled = true;
   $("cancel-button").hidden = false;
   setState("scoring");
-  worker.postMessage({ type: "score", id, name: input.name, text: input.text, step: STEP });
+  worker.postMessage({ type: "score", id, name: input.name, text: input.text });
 });
 
 $("cancel-button").addEventListener("click", () => {
@@ -223,7 +224,8 @@ worker.onmessage = (event) => {
     const p = msg.info.preprocessing;
     $("model-status").textContent =
       `${msg.info.label}: ${p.length} nt input, ${msg.outputs.join(", ")}` +
-      `${p.rc_average ? ", forward/reverse-complement averaged" : ""}; loaded in ${(msg.loadMs / 1000).toFixed(2)} s`;
+      `${p.rc_average ? ", forward/reverse-complement averaged" : ""}; loaded in ${(msg.loadMs / 1000).toFixed(2)} s` +
+      ` (${msg.info.workers} worker${msg.info.workers === 1 ? "" : "s"})`;
     $("score-button").disabled = false;
     setState("ready");
   } else if (msg.type === "progress") {

@@ -1,16 +1,45 @@
-// Scoring off the page's thread: loads the wasm module and a model, then scores the
-// input a few batches at a time, posting each step so the page can show progress.
+// Scoring off the page's thread. This worker holds the model and the input: it reads
+// and encodes batches in input order, hands each to a helper worker (one per core, each
+// with its own copy of the model) to run, and averages and posts the results in input
+// order, so the page can show progress. The same file runs as a helper: it then only
+// runs the batches it is given.
 import init, { Model } from "./pkg/infer_wasm.js";
 
 const ready = init();
 let model = null;
 let job = 0;
+let helpers = []; // { worker, busy } once loaded
 
 function fail(id, error) {
   postMessage({ type: "error", id, message: String(error && error.message ? error.message : error) });
 }
 
-async function load({ id, name, url, bytes, batchSize }) {
+/// Helpers to start: the page's `workers` if given, else one per core (at most 8).
+function helperCount(asked) {
+  if (asked > 0) return Math.min(asked, 16);
+  return Math.max(1, Math.min(navigator.hardwareConcurrency || 1, 8));
+}
+
+/// Starts `n` helpers, each building its own copy of the model from `bytes`.
+function startHelpers(n, name, bytes, batchSize) {
+  for (const h of helpers) h.worker.terminate();
+  helpers = [];
+  const started = [];
+  for (let i = 0; i < n; i++) {
+    const worker = new Worker("worker.js", { type: "module", name: `helper ${i + 1}` });
+    const helper = { worker, busy: false };
+    started.push(
+      new Promise((resolve, reject) => {
+        worker.onmessage = (event) => (event.data.type === "ready" ? resolve(helper) : reject(new Error(event.data.message)));
+        worker.onerror = (event) => reject(new Error(event.message || "a helper worker failed to start"));
+      }),
+    );
+    worker.postMessage({ type: "helper", name, bytes: bytes.slice(0), batchSize });
+  }
+  return Promise.all(started);
+}
+
+async function load({ id, name, url, bytes, batchSize, workers }) {
   await ready;
   const t0 = performance.now();
   if (!bytes) {
@@ -21,9 +50,13 @@ async function load({ id, name, url, bytes, batchSize }) {
   const t1 = performance.now();
   if (model) model.free();
   model = null;
-  model = new Model(name, new Uint8Array(bytes), batchSize);
+  const data = new Uint8Array(bytes);
+  model = new Model(name, data, batchSize);
+  helpers = await startHelpers(helperCount(workers), name, data, batchSize);
+  const info = JSON.parse(model.info);
+  info.workers = helpers.length;
   postMessage({
-    type: "loaded", id, info: JSON.parse(model.info), header: model.header, outputs: model.outputs,
+    type: "loaded", id, info, header: model.header, outputs: model.outputs,
     fetchMs: t1 - t0, loadMs: performance.now() - t1,
   });
 }
@@ -34,33 +67,118 @@ function countLines(text) {
   return text.length && !text.endsWith("\n") ? n + 1 : n;
 }
 
-async function score({ id, name, text, step }) {
+/// Scores `text`: batches go to idle helpers as they free up; results are posted in input
+/// order. A newer request or a stop (`job` moves on) drops the rest.
+async function score({ id, name, text }) {
   await ready;
   if (!model) throw new Error("no model loaded");
   const mine = ++job;
   const totalLines = countLines(text);
   const t0 = performance.now();
   model.begin(name, text);
-  for (;;) {
-    const s = model.next(step);
-    const done = s.done;
-    // u64 fields arrive as BigInt.
-    postMessage({
-      type: "progress", id, tsv: s.tsv, ids: s.ids, values: s.values, line: Number(s.line), totalLines,
-      scored: Number(s.scored), done, ms: performance.now() - t0,
-    });
-    s.free();
-    if (done) return;
-    // Let a newer request (or a stop) in between steps.
-    await new Promise((resolve) => setTimeout(resolve, 0));
-    if (mine !== job) return;
+  let reading = true;
+  let sent = 0;
+  let posted = 0;
+  let scored = 0;
+  const waiting = new Map(); // batch number -> { ids, line }
+  const results = new Map(); // batch number -> rows
+  await new Promise((resolve, reject) => {
+    const stop = (error) => {
+      job++;
+      reject(error);
+    };
+    // Posts every finished batch that is next in input order.
+    const post = () => {
+      while (results.has(posted)) {
+        const { ids, line } = waiting.get(posted);
+        const out = model.finish(ids, results.get(posted));
+        waiting.delete(posted);
+        results.delete(posted);
+        posted++;
+        scored += out.ids.length;
+        postMessage({
+          type: "progress", id, tsv: out.tsv, ids: out.ids, values: out.values, line, totalLines,
+          scored, done: false, ms: performance.now() - t0,
+        });
+        out.free();
+      }
+    };
+    // Once everything read is posted: the closing message (no rows).
+    let finished = false;
+    const finishIfDone = () => {
+      if (finished || reading || posted !== sent || mine !== job) return;
+      finished = true;
+      postMessage({
+        type: "progress", id, tsv: "", ids: [], values: [], line: totalLines, totalLines,
+        scored, done: true, ms: performance.now() - t0,
+      });
+      resolve();
+    };
+    const pump = () => {
+      for (const helper of helpers) {
+        if (!reading || mine !== job) break;
+        if (helper.busy) continue;
+        let batch;
+        try {
+          batch = model.read();
+        } catch (error) {
+          stop(error);
+          return;
+        }
+        reading = !batch.done;
+        const n = batch.ids.length;
+        if (n === 0) {
+          batch.free();
+          continue;
+        }
+        const number = sent++;
+        // u64 fields arrive as BigInt.
+        waiting.set(number, { ids: batch.ids, line: Number(batch.line) });
+        const x = batch.x;
+        batch.free();
+        helper.busy = true;
+        helper.worker.onmessage = (event) => {
+          helper.busy = false;
+          if (mine !== job) return;
+          if (event.data.type === "error") {
+            stop(new Error(event.data.message));
+            return;
+          }
+          results.set(event.data.number, event.data.rows);
+          try {
+            post();
+          } catch (error) {
+            stop(error);
+            return;
+          }
+          pump();
+        };
+        helper.worker.postMessage({ type: "run", number, x, sequences: n }, [x.buffer]);
+      }
+      finishIfDone();
+    };
+    pump();
+  });
+}
+
+// A helper: one copy of the model, running the batches it is sent.
+let helperModel = null;
+async function help(msg) {
+  await ready;
+  if (msg.type === "helper") {
+    helperModel = new Model(msg.name, new Uint8Array(msg.bytes), msg.batchSize);
+    postMessage({ type: "ready" });
+  } else if (msg.type === "run") {
+    const rows = helperModel.run(msg.x, msg.sequences);
+    postMessage({ type: "ran", number: msg.number, rows }, [rows.buffer]);
   }
 }
 
 onmessage = async (event) => {
   const msg = event.data;
   try {
-    if (msg.type === "load") await load(msg);
+    if (msg.type === "helper" || msg.type === "run") await help(msg);
+    else if (msg.type === "load") await load(msg);
     else if (msg.type === "score") await score(msg);
     else if (msg.type === "stop") job++;
   } catch (error) {

@@ -13,7 +13,9 @@ const TYPES = {
 };
 
 /// Serves `routes` ({ "/": dir, "/ort/": dir }) on 127.0.0.1; resolves to { url, close }.
-export function serve(routes) {
+/// `headers` go on every response (the benchmark sends cross-origin isolation so that
+/// onnxruntime-web may use threads).
+export function serve(routes, headers = {}) {
   const prefixes = Object.keys(routes).sort((a, b) => b.length - a.length);
   const server = createServer((req, res) => {
     const url = new URL(req.url, "http://localhost");
@@ -30,6 +32,7 @@ export function serve(routes) {
       "content-type": TYPES[path.extname(file)] || "application/octet-stream",
       "content-length": statSync(file).size,
       "cache-control": "no-store",
+      ...headers,
     });
     createReadStream(file).pipe(res);
   });
@@ -93,12 +96,12 @@ export function args(argv = process.argv.slice(2)) {
 }
 
 /// Opens the page for `model` (a published model's name) and waits until it is loaded.
-export async function openPage(context, siteUrl, model) {
+export async function openPage(context, siteUrl, model, query = "") {
   const page = await context.newPage();
   const problems = [];
   page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
   page.on("console", (m) => m.type() === "error" && problems.push(`console: ${m.text()}`));
-  await page.goto(`${siteUrl}index.html?model=${encodeURIComponent(model)}`);
+  await page.goto(`${siteUrl}index.html?model=${encodeURIComponent(model)}${query}`);
   await page.waitForSelector('body[data-state="ready"], body[data-state="error"]', { timeout: 300_000 });
   if ((await page.getAttribute("body", "data-state")) === "error") {
     throw new Error(`${model}: the page could not load it: ${await page.textContent("#error")} ${problems.join("; ")}`);

@@ -3,8 +3,11 @@
 //! line with tract, through the same `input`, `preprocess`, `batch` and `Scorer` code as
 //! `infer score`, so the TSV a page writes is the one the CLI would.
 //!
-//! Scoring is incremental ([`Model::begin`] then [`Model::next`] until done) so a Web
-//! Worker can report progress between batches.
+//! Scoring is split so a page can spread it over Web Workers, one per core: the worker
+//! that holds the input reads and encodes a batch ([`Model::begin`], [`Model::read`]),
+//! any worker with the same model runs it ([`Model::run`]), and the first one averages
+//! the rows and writes the TSV lines in input order ([`Model::finish`]). Reading stays
+//! in one place, in order, so a bad record gets the message `infer score` gives.
 
 use std::fmt::Write as _;
 use std::io::Cursor;
@@ -25,24 +28,28 @@ struct Job {
     records: Records,
     /// What error messages call the input (a file name, or `input`).
     name: String,
-    scored: u64,
 }
 
-/// One step of scoring: the records scored in it, as ids, values and TSV lines.
+/// A batch read from the input and encoded for the engine.
 #[wasm_bindgen(getter_with_clone)]
-pub struct Step {
+pub struct Batch {
+    /// The engine's input: every test-time row of each sequence.
+    pub x: Vec<f32>,
     /// Record ids, in input order.
+    pub ids: Vec<String>,
+    /// 1-based input line of the last record read (for progress).
+    pub line: u64,
+    /// No records are left after this batch (it may be empty).
+    pub done: bool,
+}
+
+/// A scored batch: ids, values and the lines `infer score` writes for them.
+#[wasm_bindgen(getter_with_clone)]
+pub struct Scored {
     pub ids: Vec<String>,
     /// `ids.len() * outputs` predictions, row-major.
     pub values: Vec<f32>,
-    /// The lines `infer score` writes for these records.
     pub tsv: String,
-    /// 1-based input line of the last record read (for progress).
-    pub line: u64,
-    /// Records scored so far.
-    pub scored: u64,
-    /// No records are left.
-    pub done: bool,
 }
 
 #[wasm_bindgen]
@@ -86,60 +93,75 @@ impl Model {
         .to_string()
     }
 
-    /// Starts scoring `text` (FASTA, FASTQ, or one sequence per line; the format is
+    /// Starts reading `text` (FASTA, FASTQ, or one sequence per line; the format is
     /// detected as `infer score` detects it); `name` stands for it in error messages.
     /// Errors in the input's start (e.g. an empty table) come here, errors in records
-    /// from [`Model::next`].
+    /// from [`Model::read`].
     pub fn begin(&mut self, name: &str, text: String) -> Result<(), JsError> {
         let reader = Box::new(Cursor::new(text.into_bytes()));
         let records = input::open_reader(name, reader, &InputOptions::default(), &Limits::default()).map_err(js_error)?;
-        self.job = Some(Job { records, name: name.to_string(), scored: 0 });
+        self.job = Some(Job { records, name: name.to_string() });
         Ok(())
     }
 
-    /// Scores up to `max_records` more records. A bad record stops the job with the
-    /// message `infer score` gives, `NAME:LINE: record ID: problem`.
-    pub fn next(&mut self, max_records: usize) -> Result<Step, JsError> {
+    /// Reads the next batch (up to the batch size) and encodes it. A bad record stops
+    /// the job with the message `infer score` gives, `NAME:LINE: record ID: problem`.
+    pub fn read(&mut self) -> Result<Batch, JsError> {
         let job = self.job.as_mut().ok_or_else(|| JsError::new("no input: call begin() first"))?;
-        let n_out = self.scorer.outputs().len();
-        let mut step = Step { ids: Vec::new(), values: Vec::new(), tsv: String::new(), line: 0, scored: 0, done: false };
-        let mut taken = 0usize;
         let name = job.name.clone();
-        let records = job.records.by_ref().take(max_records.max(1)).inspect(|_| taken += 1);
-        let result = batch::score_all(
-            &mut self.scorer,
-            records.map(|r| r.map_err(|e| Failure(e.to_string()))),
-            |rec: &SeqRecord, problem| Err(Failure(format!("{name}:{}: record {}: {problem}", rec.line, rec.id))),
-            |batch, y| {
-                for (rec, row) in batch.iter().zip(y.chunks_exact(n_out)) {
-                    step.tsv.push_str(&rec.id);
-                    for v in row {
-                        // As `infer score`: f32's Display, the shortest string that reads back.
-                        let _ = write!(step.tsv, "\t{v}");
-                    }
-                    step.tsv.push('\n');
-                    step.ids.push(rec.id.clone());
-                    step.line = rec.line;
+        let mut pending: Vec<SeqRecord> = Vec::new();
+        let mut records = job.records.by_ref().map(|r| r.map_err(|e| Failure(e.to_string())));
+        let read = batch::next_batch(&self.scorer, &mut records, &mut pending, &mut |rec: &SeqRecord, problem| {
+            Err(Failure(format!("{name}:{}: record {}: {problem}", rec.line, rec.id)))
+        });
+        let encoded = read.and_then(|done| {
+            let seqs: Vec<&[u8]> = pending.iter().map(|r| r.seq.as_slice()).collect();
+            let ids: Vec<&str> = pending.iter().map(|r| r.id.as_str()).collect();
+            let mut x = Vec::new();
+            self.scorer.encode_into(&seqs, Some(&ids), 0, &mut x).map_err(|e| match &e {
+                ScoreError::Sequence { index, source } => {
+                    let rec = &pending[*index];
+                    Failure(format!("{name}:{}: record {}: {source}", rec.line, rec.id))
                 }
-                step.values.extend_from_slice(y);
-                Ok(())
-            },
-        );
-        match result {
-            Ok(n) => {
-                job.scored += n;
-                step.scored = job.scored;
-                step.done = taken < max_records.max(1);
-                if step.done {
+                _ => Failure::from(e),
+            })?;
+            Ok((x, done))
+        });
+        match encoded {
+            Ok((x, done)) => {
+                if done {
                     self.job = None;
                 }
-                Ok(step)
+                let line = pending.last().map_or(0, |r| r.line);
+                Ok(Batch { x, ids: pending.into_iter().map(|r| r.id).collect(), line, done })
             }
             Err(Failure(message)) => {
                 self.job = None;
                 Err(JsError::new(&message))
             }
         }
+    }
+
+    /// Runs the engine on a batch's input (from [`Model::read`] on any worker holding the
+    /// same model) of `sequences` sequences; returns the raw rows for [`Model::finish`].
+    pub fn run(&mut self, x: Vec<f32>, sequences: usize) -> Result<Vec<f32>, JsError> {
+        self.scorer.run_encoded(&x, sequences).map_err(js_error)
+    }
+
+    /// Averages a batch's rows per sequence and writes its TSV lines as `infer score` does.
+    pub fn finish(&self, ids: Vec<String>, rows: Vec<f32>) -> Scored {
+        let mut values = Vec::with_capacity(ids.len() * self.scorer.outputs().len());
+        self.scorer.average_into(&rows, &mut values);
+        let mut tsv = String::new();
+        for (id, row) in ids.iter().zip(values.chunks_exact(self.scorer.outputs().len())) {
+            tsv.push_str(id);
+            for v in row {
+                // As `infer score`: f32's Display, the shortest string that reads back.
+                let _ = write!(tsv, "\t{v}");
+            }
+            tsv.push('\n');
+        }
+        Scored { ids, values, tsv }
     }
 }
 
