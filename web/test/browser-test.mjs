@@ -46,7 +46,9 @@ try {
     const { page } = await openPage(browser.context, server.url, cases.offline.model);
     const state = await scoreFile(page, cases.offline.input);
     const run = await page.evaluate(() => window.lastRun);
-    report.offline = { state, scored: run ? run.scored : 0, error: await page.textContent("#error") };
+    // What the browser granted, so that a failure here can tell a full disk from a bug.
+    const storage = await page.evaluate(() => navigator.storage.estimate()).catch((e) => String(e));
+    report.offline = { state, scored: run ? run.scored : 0, error: await page.textContent("#error"), storage, profile: browser.profile };
     await page.close();
     await browser.context.setOffline(false);
     console.log(`offline: ${state}, ${report.offline.scored} sequences`);
