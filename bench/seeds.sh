@@ -109,13 +109,8 @@ for f in files:
     except OSError:
         print(f"bench/seeds.sh: {f[:-4]} failed, see {f[:-4]}.log", file=sys.stderr)
 num = lambda x: float("nan") if x in ("None", "null") else float(x)
-def ms(xs):
-    # A run without a correlation (constant predictions) is shown, not averaged.
-    ok = [x for x in xs if x == x]
-    lost = f" ({len(xs) - len(ok)} without)" if len(ok) < len(xs) else ""
-    if not ok:
-        return "n/a" + lost
-    return (f"{statistics.mean(ok):.4f} ± {statistics.stdev(ok):.4f}" if len(ok) > 1 else f"{ok[0]:.4f}") + lost
+sys.path.insert(0, "bench")
+from summary import mean_sd as ms
 lines = ["# $label over seeds (dream-public)", "",
          "Made by: \`ARCH=$ARCH SEEDS=\"$SEEDS\" EPOCHS=$EPOCHS STEPS=$STEPS BATCH=$BATCH LR=$LR SPLIT_SEED=$SPLIT_SEED DEVICE=$DEVICE bench/seeds.sh\`", "",
          f"Training data: \`$DATA\`, 10 % held out (split seed $SPLIT_SEED); STEPS=0 is one pass per epoch.", "",

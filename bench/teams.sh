@@ -135,13 +135,8 @@ def num(x):
     return float("nan") if x in ("None", "") else float(x)
 for m, v, seed, p, s, t in rows:
     groups.setdefault((m, v), []).append((num(p), num(s), float(t)))
-def ms(xs):
-    # A run without a correlation (constant predictions) is shown, not averaged.
-    ok = [x for x in xs if x == x]
-    lost = f" ({len(xs) - len(ok)} without)" if len(ok) < len(xs) else ""
-    if not ok:
-        return "n/a" + lost
-    return (f"{statistics.mean(ok):.4f} ± {statistics.stdev(ok):.4f}" if len(ok) > 1 else f"{ok[0]:.4f}") + lost
+sys.path.insert(0, "bench")
+from summary import mean_sd as ms
 lines = ["# Teams' models vs their Prix Fixe conversions (dream-public)", "",
          "Made by: \`SEEDS=\"$SEEDS\" MODELS=\"$MODELS\" EPOCHS=$EPOCHS STEPS=$STEPS BATCH=$BATCH DEVICE=$DEVICE bench/teams.sh\`",
          "", "Training data: \`$DATA\`, 10 % held out (split seed 7); budget per run: $EPOCHS epochs x $STEPS steps of $BATCH.", "",
