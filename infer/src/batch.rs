@@ -50,7 +50,7 @@ where
     let mut pending: Vec<R> = Vec::with_capacity(scorer.batch_size());
     let mut scored = 0u64;
     loop {
-        let exhausted = next_batch(scorer, &mut records, &mut pending, &mut reject)?;
+        let exhausted = next_batch(scorer, &mut records, scorer.batch_size(), &mut pending, &mut reject)?;
         if !pending.is_empty() {
             let seqs: Vec<&[u8]> = pending.iter().map(|r| r.seq()).collect();
             let ids: Vec<&str> = pending.iter().map(|r| r.id()).collect();
@@ -64,13 +64,13 @@ where
     }
 }
 
-/// Fills `pending` (cleared first) with up to `scorer.batch_size()` records the model
-/// takes, across records (the source streams; nothing else is held), handing rejected
+/// Fills `pending` (cleared first) with up to `limit` records the model takes, across records (the source streams; nothing else is held), handing rejected
 /// ones to `reject` as [`score_all`] does. Returns whether `records` ran out. For callers
 /// that run the batch themselves (the browser page spreads batches over workers).
 pub fn next_batch<R, E>(
     scorer: &Scorer,
     records: &mut impl Iterator<Item = Result<R, E>>,
+    limit: usize,
     pending: &mut Vec<R>,
     reject: &mut impl FnMut(&R, PreprocessError) -> Result<(), E>,
 ) -> Result<bool, E>
@@ -78,7 +78,7 @@ where
     R: Scorable,
 {
     pending.clear();
-    while pending.len() < scorer.batch_size() {
+    while pending.len() < limit.max(1) {
         let Some(rec) = records.next() else {
             return Ok(true);
         };

@@ -9,6 +9,9 @@ const ready = init();
 let model = null;
 let job = 0;
 let helpers = []; // { worker, busy } once loaded
+let batchSize = 32;
+// Records this worker scores at a time while no helper is ready yet.
+const INLINE_RECORDS = 4;
 
 function fail(id, error) {
   postMessage({ type: "error", id, message: String(error && error.message ? error.message : error) });
@@ -20,26 +23,36 @@ function helperCount(asked) {
   return Math.max(1, Math.min(navigator.hardwareConcurrency || 1, 8));
 }
 
-/// Starts `n` helpers, each building its own copy of the model from `bytes`.
+/// Starts `n` helpers, each building its own copy of the model from `bytes`. They join
+/// `helpers` as they become ready (a running job takes them on at once, see `wake`), so
+/// the page is ready as soon as this worker's own model is: until a helper is, this
+/// worker runs the batches itself.
+let started = [];
+let wake = () => {};
 function startHelpers(n, name, bytes, batchSize) {
-  for (const h of helpers) h.worker.terminate();
+  for (const worker of started) worker.terminate();
+  started = [];
   helpers = [];
-  const started = [];
+  const generation = ++loads;
   for (let i = 0; i < n; i++) {
     const worker = new Worker("worker.js", { type: "module", name: `helper ${i + 1}` });
-    const helper = { worker, busy: false };
-    started.push(
-      new Promise((resolve, reject) => {
-        worker.onmessage = (event) => (event.data.type === "ready" ? resolve(helper) : reject(new Error(event.data.message)));
-        worker.onerror = (event) => reject(new Error(event.message || "a helper worker failed to start"));
-      }),
-    );
+    started.push(worker);
+    worker.onmessage = (event) => {
+      if (generation !== loads) return;
+      if (event.data.type === "ready") {
+        helpers.push({ worker, busy: false });
+        wake();
+      } else {
+        // A helper that cannot start leaves the work to the others (and to this worker).
+        console.warn(`helper ${i + 1}: ${event.data.message}`);
+      }
+    };
     worker.postMessage({ type: "helper", name, bytes: bytes.slice(0), batchSize });
   }
-  return Promise.all(started);
 }
+let loads = 0;
 
-async function load({ id, name, url, bytes, batchSize, workers }) {
+async function load({ id, name, url, bytes, batchSize: size, workers }) {
   await ready;
   const t0 = performance.now();
   if (!bytes) {
@@ -51,10 +64,11 @@ async function load({ id, name, url, bytes, batchSize, workers }) {
   if (model) model.free();
   model = null;
   const data = new Uint8Array(bytes);
+  batchSize = size;
   model = new Model(name, data, batchSize);
-  helpers = await startHelpers(helperCount(workers), name, data, batchSize);
   const info = JSON.parse(model.info);
-  info.workers = helpers.length;
+  info.workers = helperCount(workers);
+  startHelpers(info.workers, name, data, batchSize);
   postMessage({
     type: "loaded", id, info, header: model.header, outputs: model.outputs,
     fetchMs: t1 - t0, loadMs: performance.now() - t1,
@@ -120,7 +134,7 @@ async function score({ id, name, text }) {
         if (helper.busy) continue;
         let batch;
         try {
-          batch = model.read();
+          batch = model.read(batchSize);
         } catch (error) {
           stop(error);
           return;
@@ -155,8 +169,30 @@ async function score({ id, name, text }) {
         };
         helper.worker.postMessage({ type: "run", number, x, sequences: n }, [x.buffer]);
       }
+      if (reading && mine === job && helpers.length === 0) {
+        // No helper is ready yet: run a few records here, then look again (a small step,
+        // so that helpers take over as soon as they are ready).
+        try {
+          const batch = model.read(INLINE_RECORDS);
+          reading = !batch.done;
+          const n = batch.ids.length;
+          if (n > 0) {
+            const number = sent++;
+            waiting.set(number, { ids: batch.ids, line: Number(batch.line) });
+            results.set(number, model.run(batch.x, n));
+            post();
+          }
+          batch.free();
+        } catch (error) {
+          stop(error);
+          return;
+        }
+        setTimeout(pump, 0);
+        return;
+      }
       finishIfDone();
     };
+    wake = pump;
     pump();
   });
 }

@@ -104,14 +104,15 @@ impl Model {
         Ok(())
     }
 
-    /// Reads the next batch (up to the batch size) and encodes it. A bad record stops
+    /// Reads the next batch (up to `max_records`, at most the batch size) and encodes it. A bad record stops
     /// the job with the message `infer score` gives, `NAME:LINE: record ID: problem`.
-    pub fn read(&mut self) -> Result<Batch, JsError> {
+    pub fn read(&mut self, max_records: usize) -> Result<Batch, JsError> {
         let job = self.job.as_mut().ok_or_else(|| JsError::new("no input: call begin() first"))?;
         let name = job.name.clone();
         let mut pending: Vec<SeqRecord> = Vec::new();
         let mut records = job.records.by_ref().map(|r| r.map_err(|e| Failure(e.to_string())));
-        let read = batch::next_batch(&self.scorer, &mut records, &mut pending, &mut |rec: &SeqRecord, problem| {
+        let limit = max_records.min(self.scorer.batch_size());
+        let read = batch::next_batch(&self.scorer, &mut records, limit, &mut pending, &mut |rec: &SeqRecord, problem| {
             Err(Failure(format!("{name}:{}: record {}: {problem}", rec.line, rec.id)))
         });
         let encoded = read.and_then(|done| {
