@@ -99,7 +99,9 @@ impl Model {
     /// from [`Model::read`].
     pub fn begin(&mut self, name: &str, text: String) -> Result<(), JsError> {
         let reader = Box::new(Cursor::new(text.into_bytes()));
-        let records = input::open_reader(name, reader, &InputOptions::default(), &Limits::default()).map_err(js_error)?;
+        let mut records = input::open_reader(name, reader, &InputOptions::default(), &Limits::default()).map_err(js_error)?;
+        // As `infer score`: a case-sensitive model (Camformer) sees lower case as written.
+        records.set_keep_case(self.scorer.preprocessing().rules.case_sensitive);
         self.job = Some(Job { records, name: name.to_string() });
         Ok(())
     }
