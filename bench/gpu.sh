@@ -2,12 +2,17 @@
 # The prepared run for a lent GPU machine (one call, a few minutes): every measurement
 # the open issues ask of a GPU, side by side, with prebuilt binaries.
 #
+#   bench/gpu.sh prepare      # here, before the call: fills .dev/ (below)
 #   bench/gpu.sh run OUT      # trains and scores everything below, packs OUT
 #   bench/gpu.sh fetch N OUT  # a later call on the same (warm) machine: part N of the
 #                             # trained weights that did not fit in the first call's OUT
 #
 # Needs, in .dev/ (git-ignored, carried to the machine): bin/train (release, stripped)
 # and data/dream/ (demo_train.txt, public_leaderboard.tsv, its id lists, plasmid.json).
+# The call's working tree must stay under 64 MiB and weights/ alone is 82 MB: call from a
+# throwaway branch without weights/*/*/model.{onnx,safetensors} (the model.json files
+# stay: bench/teams.sh reads one), with `carry` [".dev"]; e.g. `run` with
+# `DEADLINE=400 bash bench/gpu.sh run $OUT` and timeout_s 540.
 # It runs at once, each on $THREADS CPU threads and the one GPU:
 #   fidelity  issue 18's reference configuration (DREAM-CNN, 8 one-pass epochs at batch
 #             256, split seed 42) over 5 seeds, plus the 5 members' mean (issue 14);
@@ -75,6 +80,14 @@ pack_part() {
     ls -la "$out"
 }
 
+if [[ ${1:-} == prepare ]]; then
+    cargo build --release --locked -p train
+    mkdir -p .dev/bin .dev/data
+    strip -o .dev/bin/train "${CARGO_TARGET_DIR:-target}/release/train"
+    rm -rf .dev/data/dream && cp -r ../shared/data/dream .dev/data/
+    du -sh .dev
+    exit 0
+fi
 if [[ ${1:-} == fetch ]]; then
     pack_part "$2" "$3"
     exit 0
