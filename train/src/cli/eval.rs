@@ -18,7 +18,7 @@ use infer::eval::{self, Benchmark};
 use infer::scorer::{ModelInfo, Scorer, ScorerOptions};
 use tch::{Device, Kind, Tensor};
 use train::device::DeviceSpec;
-use train::model::{ModelDescription, PrixFixeNet};
+use train::model::PrixFixeNet;
 
 use super::UsageError;
 
@@ -76,10 +76,7 @@ impl Backend for TorchBackend {
 }
 
 fn open(dir: &Path, device: Device, forward_ns: Arc<AtomicU64>, opts: &ScorerOptions) -> anyhow::Result<Scorer> {
-    let desc_path = dir.join(train::export::DESCRIPTION_FILE);
-    let text = std::fs::read_to_string(&desc_path).map_err(|e| UsageError(format!("{}: {e}", desc_path.display())))?;
-    let desc: ModelDescription =
-        serde_json::from_str(&text).with_context(|| format!("{}: not a model description", desc_path.display()))?;
+    let desc = super::read_description(dir)?;
     let weights = dir.join("model.safetensors");
     if !weights.is_file() {
         return Err(UsageError(format!("{}: no model.safetensors beside model.json", dir.display())).into());

@@ -14,7 +14,7 @@ use anyhow::Context;
 use train::device::DeviceSpec;
 use train::{finetune, run};
 use train::fit::{FitConfig, Freeze, Trainer};
-use train::model::{ModelDescription, PrixFixeNet};
+use train::model::PrixFixeNet;
 use train::recipe::compact::{self, TrainingData};
 
 use super::data::DataArgs;
@@ -71,10 +71,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     let (from, out) = (args.from.clone().unwrap_or_default(), args.out.clone().unwrap_or_default());
     let src = super::model_dir(&from, "--from")?;
-    let desc_path = src.join(train::export::DESCRIPTION_FILE);
-    let text = std::fs::read_to_string(&desc_path).map_err(|e| UsageError(format!("{}: {e}", desc_path.display())))?;
-    let pretrained: ModelDescription =
-        serde_json::from_str(&text).with_context(|| format!("{}: not a model description", desc_path.display()))?;
+    let pretrained = super::read_description(&src)?;
     let data = args.data.to_stored()?;
     run::check_new_dir(&out)?;
     // The first training record gives the default length.

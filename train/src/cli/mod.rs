@@ -61,6 +61,14 @@ pub fn model_dir(arg: &str, flag: &str) -> anyhow::Result<std::path::PathBuf> {
     Ok(zoo::Zoo::from_env()?.resolve(&spec)?)
 }
 
+/// The model.json of a model directory; a missing or unreadable file is a usage error.
+pub fn read_description(dir: &std::path::Path) -> anyhow::Result<train::model::ModelDescription> {
+    use anyhow::Context;
+    let path = dir.join(train::export::DESCRIPTION_FILE);
+    let text = std::fs::read_to_string(&path).map_err(|e| UsageError(format!("{}: {e}", path.display())))?;
+    serde_json::from_str(&text).with_context(|| format!("{}: not a model description", path.display()))
+}
+
 /// Loads the best weights of a finished run and writes the artifacts (model.safetensors,
 /// model.json, model.onnx) next to the run files.
 pub fn finish(net: &mut train::model::PrixFixeNet, dir: &std::path::Path, training: serde_json::Value) -> anyhow::Result<()> {
