@@ -1,6 +1,6 @@
 //! Backends against hand-computed outputs of small models written with `infer::onnx`.
 
-mod support;
+use crate::support;
 
 use infer::backend::{self, BackendError, BackendKind, BackendOptions};
 use infer::onnx;

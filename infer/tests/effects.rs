@@ -2,7 +2,7 @@
 //! `infer score` runs on sequences the test writes out explicitly, and against
 //! `infer eval` on the DREAM public leaderboard's SNV pairs.
 
-mod support;
+use crate::support;
 
 use std::collections::HashMap;
 use std::fmt::Write as _;

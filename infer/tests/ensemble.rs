@@ -1,7 +1,7 @@
 //! `infer ensemble`: one ONNX graph averaging its members scores, on every backend,
 //! the mean of the members' own scores.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::process::Command;

@@ -1,7 +1,7 @@
 //! The load-time graph rewrites for tract (`infer::rewrite`) keep the published models'
 //! numbers: tract on the rewritten graph against tract on the graph as written.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 

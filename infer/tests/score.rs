@@ -1,6 +1,6 @@
 //! `infer::Scorer` and `infer score` against the reference predictor computed by hand.
 
-mod support;
+use crate::support;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -1,7 +1,7 @@
 //! `infer score --shard i/n`: the n shard outputs, concatenated in order, are
 //! byte-identical to the unsharded output (rule in `infer::shard`).
 
-mod support;
+use crate::support;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

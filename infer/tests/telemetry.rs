@@ -3,7 +3,7 @@
 //! Linux otherwise creates `~/.cache/Microsoft/DeveloperTools/.onnxruntime/onnxruntime.db`
 //! (a persistent device id and queued events for upload).
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

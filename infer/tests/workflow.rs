@@ -3,7 +3,7 @@
 //! `infer score`. Snakemake comes from `scripts/setup.sh` (pinned, into `.venv/`); this
 //! test fails, rather than skips, when it is missing. `SNAKEMAKE` names another one.
 
-mod support;
+use crate::support;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -1,7 +1,7 @@
 //! Opt-in acceptance test against the LegNet authors' real files (needs internet):
 //!
 //! ```sh
-//! LEGNET_ONLINE=1 cargo test --release -p e2e --test legnet_online -- --ignored --nocapture
+//! LEGNET_ONLINE=1 cargo test --release -p e2e --test integration legnet_online:: -- --ignored --nocapture
 //! ```
 //!
 //! It pulls `legnet-gpra-complex` and `legnet-gpra-defined` from GitHub through the
@@ -111,7 +111,7 @@ fn check_published(model: &str, file: &str) {
 }
 
 #[test]
-#[ignore = "needs internet: LEGNET_ONLINE=1 cargo test --release -p e2e --test legnet_online -- --ignored"]
+#[ignore = "needs internet: LEGNET_ONLINE=1 cargo test --release -p e2e --test integration legnet_online:: -- --ignored"]
 fn published_legnet_predictions_are_reproduced_from_the_authors_weights() {
     if !enabled() {
         return;
@@ -121,7 +121,7 @@ fn published_legnet_predictions_are_reproduced_from_the_authors_weights() {
 }
 
 #[test]
-#[ignore = "needs internet: LEGNET_ONLINE=1 cargo test --release -p e2e --test legnet_online -- --ignored"]
+#[ignore = "needs internet: LEGNET_ONLINE=1 cargo test --release -p e2e --test integration legnet_online:: -- --ignored"]
 fn the_dream_winner_scores_near_its_published_leaderboard_result() {
     if !enabled() {
         return;

@@ -2,7 +2,7 @@
 //! server: pull, blob check, conversion, manifest, verify, offline; a wrong blob leaves
 //! nothing; an interrupted download resumes; a missing converter says which command to run.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -1,7 +1,7 @@
 //! Library and CLI tests against a loopback HTTP server (tests/support) and local
 //! directory registries.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
