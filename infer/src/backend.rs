@@ -93,6 +93,9 @@ pub enum BackendError {
     OrtRun(String),
     #[error("batch of {rows} rows does not fit the plan ({max_rows} rows at most, {row_len} floats each, got {len} floats)")]
     BadBatch { rows: usize, max_rows: usize, row_len: usize, len: usize },
+    /// An engine from outside this crate (e.g. `train eval`'s libtorch network) failed.
+    #[error("{engine} failed to run the model: {message}")]
+    EngineRun { engine: &'static str, message: String },
     #[error("the model returned {got} values for {rows} rows; expected a whole number per row")]
     BadOutput { rows: usize, got: usize },
 }

@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Reduction, Tensor};
 
 use crate::model::store::Role;
-use crate::torch_call;
+use crate::torch_call::{self, TorchError};
 use crate::model::{PrixFixeNet, Slot};
 use crate::recipe::compact::TrainingData;
 use crate::recipe::data::{BatchSampler, SamplerState};
@@ -202,43 +202,46 @@ impl Trainer<'_> {
         })
     }
 
-    /// Eval-mode predictions on a set, batched; (N,) or (N, T) on the CPU.
-    pub fn predict_set(net: &PrixFixeNet, set: &dyn TrainingData, batch: usize) -> Tensor {
+    /// Eval-mode predictions on a set, batched; (N,) or (N, T) on the CPU. A libtorch
+    /// exception (the GPU out of memory) is an error, as in the training step.
+    pub fn predict_set(net: &PrixFixeNet, set: &dyn TrainingData, batch: usize) -> Result<Tensor, TorchError> {
         // A zero batch would never advance; one row at a time is the closest meaning.
         let batch = batch.max(1);
         let dev = net.store.device();
         let n = set.rows() as i64;
-        let mut outs = Vec::new();
-        tch::no_grad(|| {
-            let mut start = 0;
-            while start < n {
-                let len = (batch as i64).min(n - start);
-                let idx: Vec<i64> = (start..start + len).collect();
-                let x = set.batch(&idx, dev).x;
-                outs.push(net.forward_t(&x, false).prediction.to_device(Device::Cpu));
-                start += len;
-            }
-        });
-        Tensor::cat(&outs, 0)
+        torch_call::catch("the validation pass", || {
+            let mut outs = Vec::new();
+            tch::no_grad(|| {
+                let mut start = 0;
+                while start < n {
+                    let len = (batch as i64).min(n - start);
+                    let idx: Vec<i64> = (start..start + len).collect();
+                    let x = set.batch(&idx, dev).x;
+                    outs.push(net.forward_t(&x, false).prediction.to_device(Device::Cpu));
+                    start += len;
+                }
+            });
+            Tensor::cat(&outs, 0)
+        })
     }
 
     /// The validation loss the recipe's schedule and early stopping read: its regression
     /// loss, or the MSE for the soft-bin objective.
-    fn valid_loss(&self) -> Option<f64> {
-        let valid = self.valid?;
-        let pred = Self::predict_set(self.net, valid, self.cfg.valid_batch_size);
+    fn valid_loss(&self) -> Result<Option<f64>, TorchError> {
+        let Some(valid) = self.valid else { return Ok(None) };
+        let pred = Self::predict_set(self.net, valid, self.cfg.valid_batch_size)?;
         let loss = self.cfg.recipe.loss.unwrap_or(Loss::Mse);
-        Some(tch::no_grad(|| loss.regression(&pred, &valid.targets().to_kind(Kind::Float)).double_value(&[])))
+        Ok(Some(tch::no_grad(|| loss.regression(&pred, &valid.targets().to_kind(Kind::Float)).double_value(&[]))))
     }
 
-    fn validate(&self) -> Option<(ValidMetrics, Vec<ValidMetrics>)> {
-        let valid = self.valid?;
-        let pred = Self::predict_set(self.net, valid, self.cfg.valid_batch_size);
+    fn validate(&self) -> Result<Option<(ValidMetrics, Vec<ValidMetrics>)>, TorchError> {
+        let Some(valid) = self.valid else { return Ok(None) };
+        let pred = Self::predict_set(self.net, valid, self.cfg.valid_batch_size)?;
         let truth = valid.targets().to_kind(Kind::Float);
         if pred.dim() == 1 {
             let p = crate::model::store::to_vec_f32(&pred);
             let t = crate::model::store::to_vec_f32(&truth);
-            return Some((metrics(&p, &t), Vec::new()));
+            return Ok(Some((metrics(&p, &t), Vec::new())));
         }
         let tasks = pred.size()[1];
         let per: Vec<ValidMetrics> = (0..tasks)
@@ -250,7 +253,7 @@ impl Trainer<'_> {
             .collect();
         let mean = |f: fn(&ValidMetrics) -> f64| per.iter().map(f).sum::<f64>() / per.len() as f64;
         let combined = ValidMetrics { mse: mean(|m| m.mse), pearson: mean(|m| m.pearson), spearman: mean(|m| m.spearman) };
-        Some((combined, per))
+        Ok(Some((combined, per)))
     }
 
     /// Trains from scratch (`resume` false) or continues the run in `dir`.
@@ -301,8 +304,8 @@ impl Trainer<'_> {
             let EpochTotals { loss_sum, lr_last, data_seconds } = totals;
             bar.finish_and_clear();
             let t_valid = Instant::now();
-            let validation = self.validate();
-            let valid_loss = if self.cfg.recipe == Recipe::default() { None } else { self.valid_loss() };
+            let validation = self.validate()?;
+            let valid_loss = if self.cfg.recipe == Recipe::default() { None } else { self.valid_loss()? };
             let valid_seconds = t_valid.elapsed().as_secs_f64();
             // Without validation the last epoch's weights are the result.
             let verdict = progress.end_epoch(&self.cfg.recipe, validation.as_ref().map(|v| &v.0), valid_loss);

@@ -2,6 +2,7 @@
 //! and the DREAM training recipe.
 
 pub mod device;
+pub mod engine;
 pub mod export;
 pub mod finetune;
 pub mod fit;

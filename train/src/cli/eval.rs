@@ -13,11 +13,11 @@ use std::time::Instant;
 
 use anyhow::Context;
 use indicatif::ProgressBar;
-use infer::backend::{Backend, BackendError};
 use infer::eval::{self, Benchmark};
 use infer::scorer::{ModelInfo, Scorer, ScorerOptions};
-use tch::{Device, Kind, Tensor};
+use tch::Device;
 use train::device::DeviceSpec;
+use train::engine::TorchBackend;
 use train::model::PrixFixeNet;
 
 use super::UsageError;
@@ -52,29 +52,6 @@ pub struct Args {
     save_predictions: Option<PathBuf>,
 }
 
-/// The network in eval mode as an inference engine. `forward_ns` adds up the time spent
-/// in forward passes, host-device copies included (the copy back waits for the GPU).
-struct TorchBackend {
-    net: PrixFixeNet,
-    shape: (i64, i64),
-    forward_ns: Arc<AtomicU64>,
-}
-
-impl Backend for TorchBackend {
-    fn run(&mut self, x: &[f32], rows: usize) -> Result<Vec<f32>, BackendError> {
-        let t = Instant::now();
-        let input = Tensor::from_slice(x).view([rows as i64, self.shape.0, self.shape.1]).to_device(self.net.store.device());
-        let y = self.net.predict(&input).to_kind(Kind::Float).to_device(Device::Cpu).reshape([-1]);
-        let out = train::model::store::to_vec_f32(&y);
-        self.forward_ns.fetch_add(t.elapsed().as_nanos() as u64, Ordering::Relaxed);
-        Ok(out)
-    }
-
-    fn describe(&self) -> String {
-        format!("libtorch {:?}, {} intra-op threads", self.net.store.device(), tch::get_num_threads())
-    }
-}
-
 fn open(dir: &Path, device: Device, forward_ns: Arc<AtomicU64>, opts: &ScorerOptions) -> anyhow::Result<Scorer> {
     let desc = super::read_description(dir)?;
     let weights = dir.join("model.safetensors");
@@ -90,9 +67,8 @@ fn open(dir: &Path, device: Device, forward_ns: Arc<AtomicU64>, opts: &ScorerOpt
         metadata: Default::default(),
     };
     let (pre, outputs) = (desc.preprocessing.clone(), desc.outputs.clone());
-    let shape = (pre.channels() as i64, pre.length as i64);
     let net = PrixFixeNet::from_weights(desc, &weights, device)?;
-    let backend = TorchBackend { net, shape, forward_ns };
+    let backend = TorchBackend::new(net, pre.channels(), pre.length, forward_ns);
     Ok(Scorer::with_backend(Box::new(backend), info, pre, outputs, opts)?)
 }
 
