@@ -173,6 +173,28 @@ fn describe_metadata(
     Ok((info, preprocessing, outputs))
 }
 
+/// What every constructor applies before building its engine: a positive batch size,
+/// and `rc_average` overriding the model's choice (the engine's row count depends on it).
+fn apply_options(mut preprocessing: Preprocessing, opts: &ScorerOptions) -> Result<Preprocessing, ScoreError> {
+    if opts.batch_size == 0 {
+        return Err(ScoreError::ZeroBatchSize);
+    }
+    if let Some(rc) = opts.rc_average {
+        preprocessing.rc_average = rc;
+    }
+    Ok(preprocessing)
+}
+
+/// The batches an engine will be given: `batch_size` sequences of network rows each.
+fn engine_shape(preprocessing: &Preprocessing, opts: &ScorerOptions, threads: usize) -> BackendOptions {
+    BackendOptions {
+        max_rows: opts.batch_size * preprocessing.inputs_per_sequence(),
+        channels: preprocessing.channels(),
+        length: preprocessing.length,
+        threads,
+    }
+}
+
 impl Scorer {
     #[cfg(feature = "native")]
     /// Opens a model given as a zoo spec (looked up in `zoo`), a directory or an ONNX
@@ -184,24 +206,9 @@ impl Scorer {
 
     /// Opens an ONNX file written by this project's exporter.
     pub fn open_path(path: &Path, opts: &ScorerOptions) -> Result<Scorer, ScoreError> {
-        if opts.batch_size == 0 {
-            return Err(ScoreError::ZeroBatchSize);
-        }
-        let (info, mut preprocessing, outputs) = read_model_description(path)?;
-        if let Some(rc) = opts.rc_average {
-            preprocessing.rc_average = rc;
-        }
-        let rows = opts.batch_size * preprocessing.inputs_per_sequence();
-        let backend = backend::open(
-            opts.backend,
-            path,
-            &BackendOptions {
-                max_rows: rows,
-                channels: preprocessing.channels(),
-                length: preprocessing.length,
-                threads: opts.threads,
-            },
-        )?;
+        let (info, preprocessing, outputs) = read_model_description(path)?;
+        let preprocessing = apply_options(preprocessing, opts)?;
+        let backend = backend::open(opts.backend, path, &engine_shape(&preprocessing, opts, opts.threads))?;
         Ok(Scorer { backend, preprocessing, outputs, batch_size: opts.batch_size, info, x: Vec::new() })
     }
 
@@ -211,42 +218,23 @@ impl Scorer {
     pub fn with_backend(
         backend: Box<dyn Backend>,
         info: ModelInfo,
-        mut preprocessing: Preprocessing,
+        preprocessing: Preprocessing,
         outputs: Vec<String>,
         opts: &ScorerOptions,
     ) -> Result<Scorer, ScoreError> {
-        if opts.batch_size == 0 {
-            return Err(ScoreError::ZeroBatchSize);
-        }
-        if let Some(rc) = opts.rc_average {
-            preprocessing.rc_average = rc;
-        }
+        let preprocessing = apply_options(preprocessing, opts)?;
         Ok(Scorer { backend, preprocessing, outputs, batch_size: opts.batch_size, info, x: Vec::new() })
     }
 
     /// Opens a model held in memory with tract (the browser's way: no files, no ONNX
     /// Runtime); `name` stands for it in messages.
     pub fn from_bytes(name: &str, bytes: &[u8], opts: &ScorerOptions) -> Result<Scorer, ScoreError> {
-        if opts.batch_size == 0 {
-            return Err(ScoreError::ZeroBatchSize);
-        }
         let path = PathBuf::from(name);
         let metadata = onnx::metadata_from_bytes(bytes)
             .map_err(|reason| OnnxError::NotOnnx { path: path.clone(), reason })?;
-        let (info, mut preprocessing, outputs) = describe_metadata(&path, metadata)?;
-        if let Some(rc) = opts.rc_average {
-            preprocessing.rc_average = rc;
-        }
-        let backend = backend::TractBackend::from_bytes(
-            &path,
-            bytes,
-            &BackendOptions {
-                max_rows: opts.batch_size * preprocessing.inputs_per_sequence(),
-                channels: preprocessing.channels(),
-                length: preprocessing.length,
-                threads: 1,
-            },
-        )?;
+        let (info, preprocessing, outputs) = describe_metadata(&path, metadata)?;
+        let preprocessing = apply_options(preprocessing, opts)?;
+        let backend = backend::TractBackend::from_bytes(&path, bytes, &engine_shape(&preprocessing, opts, 1))?;
         Ok(Scorer { backend: Box::new(backend), preprocessing, outputs, batch_size: opts.batch_size, info, x: Vec::new() })
     }
 

@@ -128,6 +128,13 @@ async function score({ id, name, text }) {
       });
       resolve();
     };
+    // Numbers a batch in input order and remembers what its rows will be posted with.
+    const register = (batch) => {
+      const number = sent++;
+      // u64 fields arrive as BigInt.
+      waiting.set(number, { ids: batch.ids, line: Number(batch.line) });
+      return number;
+    };
     const pump = () => {
       for (const helper of helpers) {
         if (!reading || mine !== job) break;
@@ -145,9 +152,7 @@ async function score({ id, name, text }) {
           batch.free();
           continue;
         }
-        const number = sent++;
-        // u64 fields arrive as BigInt.
-        waiting.set(number, { ids: batch.ids, line: Number(batch.line) });
+        const number = register(batch);
         const x = batch.x;
         batch.free();
         helper.busy = true;
@@ -177,9 +182,7 @@ async function score({ id, name, text }) {
           reading = !batch.done;
           const n = batch.ids.length;
           if (n > 0) {
-            const number = sent++;
-            waiting.set(number, { ids: batch.ids, line: Number(batch.line) });
-            results.set(number, model.run(batch.x, n));
+            results.set(register(batch), model.run(batch.x, n));
             post();
           }
           batch.free();

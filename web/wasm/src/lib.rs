@@ -111,21 +111,22 @@ impl Model {
     pub fn read(&mut self, max_records: usize) -> Result<Batch, JsError> {
         let job = self.job.as_mut().ok_or_else(|| JsError::new("no input: call begin() first"))?;
         let name = job.name.clone();
+        // `infer score`'s message for a record it cannot score.
+        let bad_record = |rec: &SeqRecord, problem: &dyn std::fmt::Display| {
+            Failure(format!("{name}:{}: record {}: {problem}", rec.line, rec.id))
+        };
         let mut pending: Vec<SeqRecord> = Vec::new();
         let mut records = job.records.by_ref().map(|r| r.map_err(|e| Failure(e.to_string())));
         let limit = max_records.min(self.scorer.batch_size());
         let read = batch::next_batch(&self.scorer, &mut records, limit, &mut pending, &mut |rec: &SeqRecord, problem| {
-            Err(Failure(format!("{name}:{}: record {}: {problem}", rec.line, rec.id)))
+            Err(bad_record(rec, &problem))
         });
         let encoded = read.and_then(|done| {
             let seqs: Vec<&[u8]> = pending.iter().map(|r| r.seq.as_slice()).collect();
             let ids: Vec<&str> = pending.iter().map(|r| r.id.as_str()).collect();
             let mut x = Vec::new();
             self.scorer.encode_into(&seqs, Some(&ids), 0, &mut x).map_err(|e| match &e {
-                ScoreError::Sequence { index, source } => {
-                    let rec = &pending[*index];
-                    Failure(format!("{name}:{}: record {}: {source}", rec.line, rec.id))
-                }
+                ScoreError::Sequence { index, source } => bad_record(&pending[*index], source),
                 _ => Failure::from(e),
             })?;
             Ok((x, done))
