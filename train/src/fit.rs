@@ -227,21 +227,19 @@ impl Trainer<'_> {
 
     /// The validation loss the recipe's schedule and early stopping read: its regression
     /// loss, or the MSE for the soft-bin objective.
-    fn valid_loss(&self) -> Result<Option<f64>, TorchError> {
-        let Some(valid) = self.valid else { return Ok(None) };
-        let pred = Self::predict_set(self.net, valid, self.cfg.valid_batch_size)?;
+    fn valid_loss(&self, valid: &dyn TrainingData, pred: &Tensor) -> f64 {
         let loss = self.cfg.recipe.loss.unwrap_or(Loss::Mse);
-        Ok(Some(tch::no_grad(|| loss.regression(&pred, &valid.targets().to_kind(Kind::Float)).double_value(&[]))))
+        tch::no_grad(|| loss.regression(pred, &valid.targets().to_kind(Kind::Float)).double_value(&[]))
     }
 
-    fn validate(&self) -> Result<Option<(ValidMetrics, Vec<ValidMetrics>)>, TorchError> {
-        let Some(valid) = self.valid else { return Ok(None) };
-        let pred = Self::predict_set(self.net, valid, self.cfg.valid_batch_size)?;
+    /// The validation metrics of `pred` (the set's eval-mode predictions): combined, and
+    /// per task for a multi-task model.
+    fn validate(valid: &dyn TrainingData, pred: &Tensor) -> (ValidMetrics, Vec<ValidMetrics>) {
         let truth = valid.targets().to_kind(Kind::Float);
         if pred.dim() == 1 {
-            let p = crate::model::store::to_vec_f32(&pred);
+            let p = crate::model::store::to_vec_f32(pred);
             let t = crate::model::store::to_vec_f32(&truth);
-            return Ok(Some((metrics(&p, &t), Vec::new())));
+            return (metrics(&p, &t), Vec::new());
         }
         let tasks = pred.size()[1];
         let per: Vec<ValidMetrics> = (0..tasks)
@@ -253,7 +251,7 @@ impl Trainer<'_> {
             .collect();
         let mean = |f: fn(&ValidMetrics) -> f64| per.iter().map(f).sum::<f64>() / per.len() as f64;
         let combined = ValidMetrics { mse: mean(|m| m.mse), pearson: mean(|m| m.pearson), spearman: mean(|m| m.spearman) };
-        Ok(Some((combined, per)))
+        (combined, per)
     }
 
     /// Trains from scratch (`resume` false) or continues the run in `dir`.
@@ -304,8 +302,16 @@ impl Trainer<'_> {
             let EpochTotals { loss_sum, lr_last, data_seconds } = totals;
             bar.finish_and_clear();
             let t_valid = Instant::now();
-            let validation = self.validate()?;
-            let valid_loss = if self.cfg.recipe == Recipe::default() { None } else { self.valid_loss()? };
+            // One eval-mode pass over the validation set serves the metrics and the loss.
+            let valid_pred = match self.valid {
+                Some(valid) => Some((valid, Self::predict_set(self.net, valid, self.cfg.valid_batch_size)?)),
+                None => None,
+            };
+            let validation = valid_pred.as_ref().map(|(valid, pred)| Self::validate(*valid, pred));
+            let valid_loss = match &valid_pred {
+                Some((valid, pred)) if self.cfg.recipe != Recipe::default() => Some(self.valid_loss(*valid, pred)),
+                _ => None,
+            };
             let valid_seconds = t_valid.elapsed().as_secs_f64();
             // Without validation the last epoch's weights are the result.
             let verdict = progress.end_epoch(&self.cfg.recipe, validation.as_ref().map(|v| &v.0), valid_loss);
