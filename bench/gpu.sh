@@ -142,17 +142,11 @@ while (( $(date +%s) - T0 < DEADLINE )); do
 done
 echo "training phase ended at $(( $(date +%s) - T0 )) s with $(jobs -rp | grep -vx "$DMON" | wc -l) jobs still running" > "$W/phases.txt"
 
-# The forward throughput, each model alone (if the others are done).
+# The forward throughput, each model alone (if the others are done): seed 1 of each,
+# DREAM-CNN's under fidelity/, the others' under their own WORK.
 for m in dream-cnn dream-rnn dream-attn; do
-    run=$(ls -d "$W/$m-seed1" "$W/fidelity/$m-seed1" 2>/dev/null | head -n 1)
+    run=$(ls -d "$W/fidelity/$m-seed1" "$W/$m/$m-seed1" 2>/dev/null | head -n 1)
     [[ -n $run && -f $run/model.safetensors ]] || continue
-    "$BIN/train" eval --model "$run" --device "$DEVICE" ${BENCHMARK:+--benchmark "$BENCHMARK"} --batch-size 1024 --json "$W/forward-$m.json" > /dev/null 2> "$W/forward-$m.log"
-done
-# dream-rnn and dream-attn runs live under their own WORK.
-for m in dream-rnn dream-attn; do
-    [[ -f $W/forward-$m.json ]] && continue
-    run=$W/$m/$m-seed1
-    [[ -f $run/model.safetensors ]] || continue
     "$BIN/train" eval --model "$run" --device "$DEVICE" ${BENCHMARK:+--benchmark "$BENCHMARK"} --batch-size 1024 --json "$W/forward-$m.json" > /dev/null 2> "$W/forward-$m.log"
 done
 kill "$DMON" 2>/dev/null
