@@ -39,6 +39,8 @@ if [[ -z "${BIN:-}" ]]; then
 fi
 if [[ -z "${WORK:-}" ]]; then WORK=$(mktemp -d); trap 'rm -rf "$WORK"' EXIT; fi
 mkdir -p "$WORK"
+RUN_PREFIX=()
+source bench/common.sh
 label=$(basename "$ARCH" .json)
 
 # Trains and scores one seed; its row goes to $WORK/<run>.row.
@@ -50,13 +52,7 @@ one_seed() {
         --epochs "$EPOCHS" --batches-per-epoch "$STEPS" --batch-size "$BATCH" --lr "$LR" \
         > /dev/null 2> "$run.log"
     local trained=$(( $(date +%s) - start ))
-    if [[ $EVAL == train ]]; then
-        "$BIN/train" eval --benchmark "$BENCHMARK" --model "$run" --device "$DEVICE" --threads "$THREADS" \
-            --json "$run/eval.json" --save-predictions "$run/predictions.tsv" > /dev/null 2>> "$run.log"
-    else
-        "$BIN/infer" eval --benchmark "$BENCHMARK" --model "$run/model.onnx" --threads "$THREADS" \
-            --json "$run/eval.json" --save-predictions "$run/predictions.tsv" > /dev/null 2>> "$run.log"
-    fi
+    eval_run "$run" --save-predictions "$run/predictions.tsv"
     python3 - "$run" "$seed" "$trained" > "$run.row" <<'EOF'
 import json, sys
 run, seed, trained = sys.argv[1:]

@@ -40,6 +40,8 @@ if [[ -z "${BIN:-}" ]]; then
 fi
 if [[ -z "${WORK:-}" ]]; then WORK=$(mktemp -d); trap 'rm -rf "$WORK"' EXIT; fi
 mkdir -p "$WORK"
+RUN_PREFIX=(nice -n 10)
+source bench/common.sh
 
 # The Prix Fixe conversion of a team model as a model.json (the DREAM-CNN preset with
 # its core block swapped in), written by the train binary's own description types.
@@ -83,13 +85,7 @@ one_run() {
         --batches-per-epoch "$STEPS" --batch-size "$BATCH" --valid-fraction 0.1 \
         > /dev/null 2> "$run.log"
     local trained=$(( $(date +%s) - start ))
-    if [[ $EVAL == train ]]; then
-        nice -n 10 "$BIN/train" eval --benchmark "$BENCHMARK" --model "$run" --device "$DEVICE" \
-            --threads "$THREADS" --json "$run/eval.json" > /dev/null 2>> "$run.log"
-    else
-        nice -n 10 "$BIN/infer" eval --benchmark "$BENCHMARK" --model "$run/model.onnx" \
-            --threads "$THREADS" --json "$run/eval.json" > /dev/null 2>> "$run.log"
-    fi
+    eval_run "$run"
     python3 - "$run/eval.json" "$m" "$variant" "$seed" "$trained" > "$run.row" <<'EOF'
 import json, sys
 r = json.load(open(sys.argv[1]))
