@@ -23,6 +23,11 @@ pub fn shared(rel: &str) -> PathBuf {
     root().join("../shared").join(rel)
 }
 
+/// The built-in registry's index, `weights/index.json`.
+pub fn weights_index() -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(root().join("weights/index.json")).unwrap()).unwrap()
+}
+
 /// Runs `cmd`, failing the test with its stderr unless it succeeds.
 pub fn run(cmd: &mut Command) -> Output {
     let out = cmd.output().unwrap();

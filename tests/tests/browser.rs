@@ -38,10 +38,8 @@ fn infer_score(model: &Path, input: &Path, dir: &Path) -> std::process::Output {
 
 /// The model the page offers: the index's default version (what `web/build.sh` copies).
 fn published(model: &str) -> PathBuf {
-    let index: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(root().join("weights/index.json")).unwrap()).unwrap();
-    let version = index["models"][model]["default"].as_str().unwrap();
-    root().join("weights").join(model).join(version).join("model.onnx")
+    let version = e2e::weights_index()["models"][model]["default"].as_str().unwrap().to_string();
+    root().join("weights").join(model).join(&version).join("model.onnx")
 }
 
 #[test]

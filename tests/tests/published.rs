@@ -5,16 +5,12 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use e2e::{bin, isolated, root, run};
-
-fn index() -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(root().join("weights/index.json")).unwrap()).unwrap()
-}
+use e2e::{bin, isolated, root, run, weights_index};
 
 /// Every `name@version` whose files are in `weights/` (upstream entries are converted at
 /// pull and tested in `legnet_upstream`).
 fn published() -> Vec<String> {
-    let idx = index();
+    let idx = weights_index();
     let mut out = Vec::new();
     for (name, model) in idx["models"].as_object().unwrap() {
         for (version, entry) in model["versions"].as_object().unwrap() {
@@ -29,7 +25,7 @@ fn published() -> Vec<String> {
 
 #[test]
 fn every_published_model_is_in_the_index_and_pulls_verified_from_a_fresh_cache() {
-    let idx = index();
+    let idx = weights_index();
     let home = tempfile::tempdir().unwrap();
     for name in ["dream-rnn", "dream-cnn", "dream-attn"] {
         assert!(idx["models"][name]["versions"]["0.1.0"].is_object(), "{name}@0.1.0 missing from weights/index.json");
@@ -100,7 +96,7 @@ fn published_models_score_leaderboard_sequences_identically_in_tract_and_ort() {
 #[test]
 fn infer_eval_prints_the_scores_the_card_shows() {
     let tmp = tempfile::tempdir().unwrap();
-    let idx = index();
+    let idx = weights_index();
     // DREAM-CNN is the quickest to score on 2 cores; the others are checked by hand
     // (see the closing notes of the publishing issues). Its default version: the one users get.
     let m = "dream-cnn";
