@@ -64,9 +64,10 @@ where
     }
 }
 
-/// Fills `pending` (cleared first) with up to `limit` records the model takes, across records (the source streams; nothing else is held), handing rejected
-/// ones to `reject` as [`score_all`] does. Returns whether `records` ran out. For callers
-/// that run the batch themselves (the browser page spreads batches over workers).
+/// Fills `pending` (cleared first) with up to `limit` records the model takes, reading
+/// only as far as that (the source streams; nothing else is held), and hands rejected
+/// ones to `reject`. Returns whether `records` ran out. [`score_all`] batches with it, and
+/// so do callers that run batches themselves (the browser page spreads them over workers).
 pub fn next_batch<R, E>(
     scorer: &Scorer,
     records: &mut impl Iterator<Item = Result<R, E>>,

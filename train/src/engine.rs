@@ -55,7 +55,7 @@ impl Backend for TorchBackend {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{ModelDescription, PrixFixeNet};
+    use crate::model::ModelDescription;
 
     /// Regression: `train eval` panicked when libtorch threw in the forward pass (CUDA out
     /// of memory on a shared GPU). A batch of the wrong shape makes libtorch throw on a CPU.

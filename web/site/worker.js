@@ -28,6 +28,7 @@ function helperCount(asked) {
 /// the page is ready as soon as this worker's own model is: until a helper is, this
 /// worker runs the batches itself.
 let started = [];
+let loads = 0; // which load the helpers belong to: a newer load ignores older ones
 let wake = () => {};
 function startHelpers(n, name, bytes, batchSize) {
   for (const worker of started) worker.terminate();
@@ -50,7 +51,6 @@ function startHelpers(n, name, bytes, batchSize) {
     worker.postMessage({ type: "helper", name, bytes: bytes.slice(0), batchSize });
   }
 }
-let loads = 0;
 
 async function load({ id, name, url, bytes, batchSize: size, workers }) {
   await ready;
