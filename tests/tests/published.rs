@@ -8,7 +8,8 @@ use std::process::{Command, Output};
 use e2e::{bin, isolated, root, run, weights_index};
 
 /// Every `name@version` whose files are in `weights/` (upstream entries are converted at
-/// pull and tested in `legnet_upstream`).
+/// pull and tested in `legnet_upstream`), including those published as weights whose
+/// `model.onnx` `train pull` builds.
 fn published() -> Vec<String> {
     let idx = weights_index();
     let mut out = Vec::new();
@@ -23,6 +24,14 @@ fn published() -> Vec<String> {
     out
 }
 
+/// Brings `spec` into the cache at `home` the way a user must: `zoo pull`, or `train pull`
+/// for an entry whose `model.onnx` is built at pull time.
+fn pull(spec: &str, home: &Path) {
+    let (name, version) = spec.split_once('@').unwrap();
+    let derived = !weights_index()["models"][name]["versions"][version]["derived"].is_null();
+    run(isolated(Command::new(bin(if derived { "train" } else { "zoo" })).args(["pull", spec]), home));
+}
+
 #[test]
 fn every_published_model_is_in_the_index_and_pulls_verified_from_a_fresh_cache() {
     let idx = weights_index();
@@ -33,9 +42,19 @@ fn every_published_model_is_in_the_index_and_pulls_verified_from_a_fresh_cache()
     for m in published() {
         let (name, version) = m.split_once('@').unwrap();
         let entry = &idx["models"][name]["versions"][version];
-        for f in ["model.onnx", "model.safetensors", "model.json"] {
+        for f in ["model.safetensors", "model.json"] {
             assert!(entry["files"][f]["sha256"].is_string(), "{m}: {f} not listed");
         }
+        if entry["derived"].is_null() {
+            assert!(entry["files"]["model.onnx"]["sha256"].is_string(), "{m}: model.onnx neither listed nor derived");
+        } else {
+            assert_eq!(entry["derived"]["files"], serde_json::json!(["model.onnx"]), "{m}");
+            // Without the exporter, zoo refuses before downloading and names the command.
+            let out = isolated(Command::new(bin("zoo")).args(["pull", &m]), home.path()).output().unwrap();
+            assert_eq!(out.status.code(), Some(1), "{m}");
+            assert!(String::from_utf8_lossy(&out.stderr).contains(&format!("train pull {m}")), "{m}");
+        }
+        pull(&m, home.path());
         let out = run(isolated(Command::new(bin("zoo")).args(["path", &m]), home.path()));
         let dir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
         assert!(dir.join("model.onnx").is_file(), "{m}: pulled into {}", dir.display());
@@ -76,6 +95,7 @@ fn published_models_score_leaderboard_sequences_identically_in_tract_and_ort() {
     let input = leaderboard_slice(tmp.path(), 200);
     for spec in published() {
         let m = &spec;
+        pull(m, tmp.path());
         let score = |backend: &str| {
             run(isolated(
                 Command::new(bin("infer"))

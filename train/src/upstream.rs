@@ -7,7 +7,7 @@ use std::sync::Arc;
 use tch::Device;
 use zoo::{ConvertRequest, Converter, Zoo};
 
-use crate::export::{write_artifacts, Provenance};
+use crate::export::{write_artifacts, Provenance, DESCRIPTION_FILE, ONNX_FILE, WEIGHTS_FILE};
 use crate::model::{ModelDescription, PrixFixeNet};
 
 /// The authors' LegNet `state_dict` (`torch.save(model.state_dict())`, as in
@@ -26,8 +26,9 @@ impl Converter for LegnetConverter {
     }
 
     fn convert(&self, req: &ConvertRequest<'_>) -> Result<(), String> {
+        let up = req.upstream.ok_or("the legnet converter reads an upstream file")?;
         let mut desc = ModelDescription::legnet();
-        desc.preprocessing = match req.upstream.options.get("preprocessing").and_then(|v| v.as_str()) {
+        desc.preprocessing = match up.options.get("preprocessing").and_then(|v| v.as_str()) {
             None | Some("upstream") => infer::Preprocessing::legnet_upstream(),
             Some("submission") => infer::Preprocessing::dream_yeast(),
             Some(other) => return Err(format!("unknown legnet preprocessing option {other:?} (upstream, submission)")),
@@ -37,10 +38,10 @@ impl Converter for LegnetConverter {
         desc.license = req.entry.card.license.clone();
         let net = PrixFixeNet::from_weights(desc, req.source, Device::Cpu).map_err(|e| format!("{e:#}"))?;
         let mut provenance = Provenance::from_weights_file(req.source).map_err(|e| e.to_string())?;
-        provenance.source = req.upstream.url.clone();
+        provenance.source = up.url.clone();
         provenance.training = serde_json::json!({
-            "git_blob_sha1": req.upstream.git_blob_sha1,
-            "upstream": req.upstream.source,
+            "git_blob_sha1": up.git_blob_sha1,
+            "upstream": up.source,
             "trained_by": req.entry.card.extra.get("trained_by"),
             "converted_by": LEGNET_CONVERTER,
         });
@@ -49,9 +50,27 @@ impl Converter for LegnetConverter {
     }
 }
 
+/// `model.onnx` of a zoo entry published as weights (`zoo::Derived::onnx`): the network
+/// its `model.json` describes, loaded strictly from its `model.safetensors` and exported
+/// by the same code as `train export`, so the graph is the one training would have written.
+pub struct OnnxExport;
+
+impl Converter for OnnxExport {
+    fn name(&self) -> &str {
+        zoo::DERIVE_ONNX
+    }
+
+    fn convert(&self, req: &ConvertRequest<'_>) -> Result<(), String> {
+        let dir = req.source;
+        let desc = ModelDescription::from_file(&dir.join(DESCRIPTION_FILE)).map_err(|e| e.to_string())?;
+        let net = PrixFixeNet::from_weights(desc, &dir.join(WEIGHTS_FILE), Device::Cpu).map_err(|e| format!("{e:#}"))?;
+        net.onnx_graph(&net.desc).save(&req.out_dir.join(ONNX_FILE)).map_err(|e| format!("{e:#}"))
+    }
+}
+
 /// Every converter this crate provides.
 pub fn converters() -> Vec<Arc<dyn Converter>> {
-    vec![Arc::new(LegnetConverter)]
+    vec![Arc::new(LegnetConverter), Arc::new(OnnxExport)]
 }
 
 /// `zoo` configured from the environment, able to build upstream entries.

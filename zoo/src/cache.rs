@@ -166,7 +166,10 @@ impl Zoo {
         let index = self.index()?;
         let (version, entry) = index.select(spec, &self.registry.to_string())?;
         if let Some(c) = self.cached_version(&spec.name, &version)? {
-            if c.manifest.entry.files == entry.files || crate::upstream::same_upstream(&c.manifest.entry, entry) {
+            if c.manifest.entry.files == entry.files
+                || crate::upstream::same_upstream(&c.manifest.entry, entry)
+                || crate::derived::same_derived(&c.manifest.entry, entry)
+            {
                 return Ok(c.dir);
             }
         }
@@ -321,6 +324,7 @@ impl Zoo {
         let label = format!("{name}@{version}");
         // Every file name is checked before anything touches the disk.
         let files = entry.checked_files(&label)?;
+        self.check_derivable(&label, entry)?;
         let _lock = self.lock_version(name, version)?;
         let dir = layout::version_dir(&self.home, name, version);
         let manifest_path = layout::manifest_path(&self.home, name, version);
@@ -339,7 +343,8 @@ impl Zoo {
                 Err(e) => return Err(ZooError::io("cannot read", path, e)),
             }
         }
-        if todo.is_empty() && self.cached_version(name, version)?.is_some_and(|c| &c.manifest.entry == entry) {
+        let up_to_date = |c: crate::CachedVersion| &c.manifest.entry == entry || crate::derived::same_derived(&c.manifest.entry, entry);
+        if todo.is_empty() && self.cached_version(name, version)?.is_some_and(up_to_date) {
             return Ok(Pulled {
                 name: name.to_string(),
                 version: version.clone(),
@@ -374,7 +379,7 @@ impl Zoo {
             name: name.to_string(),
             version: version.clone(),
             registry: self.registry.to_string(),
-            entry: entry.clone(),
+            entry: self.derive(name, version, entry, &dir)?,
         };
         write_json_atomic(&manifest_path, &manifest)?;
         Ok(Pulled {

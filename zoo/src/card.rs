@@ -42,6 +42,14 @@ pub fn render(name: &str, version: &str, entry: &VersionEntry, cached: Option<&V
                     wrap_into(&mut out, &format!("{k}: {}", plain(v)), "    ", 88);
                 }
             }
+            if let Some(d) = &entry.derived {
+                let _ = writeln!(
+                    out,
+                    "  published as weights; {} built from them at pull time by the {:?} converter (`train pull`)",
+                    d.files.join(", "),
+                    d.converter
+                );
+            }
         }
     }
     if let Some(t) = &card.training_data {
@@ -79,7 +87,7 @@ pub fn render(name: &str, version: &str, entry: &VersionEntry, cached: Option<&V
         .extra
         .iter()
         .filter(|(k, v)| {
-            !matches!(k.as_str(), "trained_by" | "index_note" | "converted")
+            !matches!(k.as_str(), "trained_by" | "index_note" | "converted" | "derived")
                 && !(k.as_str() == "training" && entry.upstream.is_none() && v.is_object())
         })
         .collect();

@@ -85,6 +85,10 @@ pub enum ZooError {
     #[error("{model} is built at pull time from the authors' weights ({url}) by the {converter:?} converter, which lives in the `train` tool: run `train pull {model}` (in a checkout: `cargo run --release -p train -- pull {model}`)")]
     NeedsConverter { model: String, converter: String, url: String },
 
+    /// A derived entry whose converter this program does not include.
+    #[error("{model} is published as weights; its {files} is built from them at pull time by the {converter:?} converter, which lives in the `train` tool: run `train pull {model}` once (in a checkout: `cargo run --release -p train -- pull {model}`), then every tool finds it in the cache")]
+    NeedsDerivation { model: String, converter: String, files: String },
+
     #[error("converting {model} failed: {reason}")]
     Conversion { model: String, reason: String },
 

@@ -62,6 +62,11 @@ pub struct VersionEntry {
     /// their `files` are empty in the index and filled in the cache manifest.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upstream: Option<crate::upstream::Upstream>,
+    /// Set for entries whose registry holds the weights once and whose other artifacts
+    /// are built from them at pull time (see `derived`); the cache manifest lists them
+    /// among `files` with the hashes the build produced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub derived: Option<crate::derived::Derived>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -270,6 +275,8 @@ impl VersionEntry {
         Ok(out)
     }
 
+    /// Files fetched from the registry plus those built at pull time; sizes of the
+    /// latter are known only after a pull.
     pub fn total_size(&self) -> u64 {
         self.files.values().map(|f| f.size).sum::<u64>()
             + if self.files.is_empty() { self.upstream.as_ref().and_then(|u| u.size).unwrap_or(0) } else { 0 }

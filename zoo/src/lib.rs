@@ -14,6 +14,7 @@
 
 pub mod atomic;
 pub mod card;
+pub mod derived;
 pub mod error;
 pub mod exit;
 mod fetch;
@@ -32,6 +33,7 @@ pub use fetch::NetConfig;
 pub use index::{FileEntry, Index, Metric, ModelCard, ModelEntry, VersionEntry};
 pub use publish::{publish, Published, CARD_FILE, MODEL_JSON};
 pub use spec::{validate_name, ModelSpec};
+pub use derived::{Derived, DERIVE_ONNX};
 pub use upstream::{ConvertRequest, Converter, Upstream};
 pub use cache::{CachedVersion, Manifest, Pulled, VerifyReport, Zoo};
 pub use registry::{Registry, BUILTIN_REGISTRY_DIR};

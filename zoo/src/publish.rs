@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use fs4::fs_std::FileExt;
 use semver::Version;
 
+use crate::derived::Derived;
 use crate::error::{Result, ZooError};
 use crate::index::{newest, FileEntry, Index, ModelCard, ModelEntry, VersionEntry, INDEX_FILE};
 use crate::layout::safe_relative_path;
@@ -33,13 +34,15 @@ pub struct Published {
 /// records sizes and sha256 in `index.json` and makes the newest release the default.
 /// `card` overrides `card.json` from `src_dir`; `architecture`/`preprocessing` missing
 /// from the card are filled from `model.json`. Published versions are immutable: an
-/// existing version (in the index or on disk) is an error, never overwritten.
+/// existing version (in the index or on disk) is an error, never overwritten. With
+/// `derived`, the files it names are left out and built at pull time instead.
 pub fn publish(
     src_dir: &Path,
     registry_dir: &Path,
     name: &str,
     version: &Version,
     card: Option<ModelCard>,
+    derived: Option<Derived>,
 ) -> Result<Published> {
     validate_name(name).map_err(|reason| ZooError::InvalidSpec {
         spec: name.to_string(),
@@ -51,7 +54,10 @@ pub fn publish(
             reason: "not a directory".into(),
         });
     }
-    let sources = collect_files(src_dir)?;
+    let mut sources = collect_files(src_dir)?;
+    if let Some(d) = &derived {
+        sources.retain(|(rel, _)| !d.files.contains(rel));
+    }
     if sources.is_empty() {
         return Err(ZooError::InvalidInput {
             path: src_dir.to_path_buf(),
@@ -141,7 +147,7 @@ pub fn publish(
         return Err(ZooError::io("cannot move into place", target, e));
     }
 
-    let entry = VersionEntry { files, card, upstream: None };
+    let entry = VersionEntry { files, card, upstream: None, derived };
     let model = index.models.entry(name.to_string()).or_insert_with(|| ModelEntry {
         description: None,
         default: None,

@@ -118,9 +118,11 @@ pub fn git_blob_sha1(bytes: &[u8]) -> String {
 pub struct ConvertRequest<'a> {
     pub name: &'a str,
     pub version: &'a Version,
-    /// The downloaded, blob-verified upstream file.
+    /// The downloaded, blob-verified upstream file; for a derived entry, the version
+    /// directory holding its verified published files.
     pub source: &'a Path,
-    pub upstream: &'a Upstream,
+    /// `None` for a derived entry.
+    pub upstream: Option<&'a Upstream>,
     pub entry: &'a VersionEntry,
     /// Empty directory to write `model.onnx`, `model.safetensors`, `model.json` into.
     pub out_dir: &'a Path,
@@ -149,7 +151,7 @@ impl Converters {
     }
 }
 
-/// Files the conversion must leave.
+/// Files the conversion of an upstream file must leave.
 pub const CONVERTED_FILES: [&str; 3] = ["model.onnx", "model.safetensors", "model.json"];
 
 /// Whether a cached version was built from the same upstream file the index now names.
@@ -212,7 +214,7 @@ impl Zoo {
             .tempdir_in(&models)
             .map_err(|e| ZooError::io("cannot create a temporary directory in", &models, e))?;
         let started = Instant::now();
-        let req = ConvertRequest { name, version, source: &source, upstream: up, entry, out_dir: staging.path() };
+        let req = ConvertRequest { name, version, source: &source, upstream: Some(up), entry, out_dir: staging.path() };
         converter.convert(&req).map_err(|reason| ZooError::Conversion { model: label.clone(), reason })?;
         let seconds = started.elapsed().as_secs_f64();
         let mut files = BTreeMap::new();

@@ -32,7 +32,7 @@ fn publish_wrote_index_json_owner_only_0600() {
     std::fs::write(src.join("model.onnx"), b"onnx bytes").unwrap();
     let registry = tmp.path().join("registry");
     let version = semver::Version::parse("1.2.3").unwrap();
-    let published = zoo::publish(&src, &registry, "tiny", &version, None).unwrap();
+    let published = zoo::publish(&src, &registry, "tiny", &version, None, None).unwrap();
     let index = registry.join("index.json");
     assert_eq!(mode(&index), expected(0o644), "index.json mode {:o}", mode(&index));
     // The published version directory came from a tempdir (0700) too.

@@ -5,6 +5,7 @@
 mod support;
 
 mod atomic;
+mod derived;
 mod fuzz_replay;
 mod upstream;
 mod zoo;

@@ -277,10 +277,15 @@ impl ModelDescription {
         if !path.exists() {
             return Err(SpecError::Unknown(arg.to_string()));
         }
-        let text = std::fs::read_to_string(path).map_err(|e| SpecError::Io(arg.to_string(), e.to_string()))?;
-        let desc: ModelDescription =
-            serde_json::from_str(&text).map_err(|e| SpecError::Parse(arg.to_string(), e.to_string()))?;
-        desc.validate().map_err(|e| SpecError::Invalid(arg.to_string(), e))?;
+        Self::from_file(path)
+    }
+
+    /// A `model.json`, parsed and validated.
+    pub fn from_file(path: &std::path::Path) -> Result<Self, SpecError> {
+        let arg = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| SpecError::Io(arg.clone(), e.to_string()))?;
+        let desc: ModelDescription = serde_json::from_str(&text).map_err(|e| SpecError::Parse(arg.clone(), e.to_string()))?;
+        desc.validate().map_err(|e| SpecError::Invalid(arg, e))?;
         Ok(desc)
     }
 

@@ -25,7 +25,10 @@ fn markdown(zoo: &Zoo, out: &mut dyn Write) -> anyhow::Result<()> {
             let size = if entry.files.is_empty() && entry.upstream.is_some() {
                 "authors' weights, converted at pull".to_string()
             } else {
-                format!("{:.1} MB", bytes as f64 / 1e6)
+                match &entry.derived {
+                    Some(d) => format!("{:.1} MB + {} built at pull", bytes as f64 / 1e6, d.files.join(", ")),
+                    None => format!("{:.1} MB", bytes as f64 / 1e6),
+                }
             };
             let metric = |n: &str| {
                 entry

@@ -20,6 +20,10 @@ pub struct Args {
     /// Model card JSON (default: DIR/card.json if present)
     #[arg(long, value_name = "FILE")]
     card: Option<PathBuf>,
+    /// Publish the weights only: leave DIR's model.onnx out and have `train pull` export
+    /// it from model.safetensors + model.json (keeps large models out of the registry twice)
+    #[arg(long)]
+    derive_onnx: bool,
 }
 
 pub fn run(zoo: &Zoo, args: &Args, out: &mut dyn Write) -> anyhow::Result<()> {
@@ -39,7 +43,8 @@ pub fn run(zoo: &Zoo, args: &Args, out: &mut dyn Write) -> anyhow::Result<()> {
             Some(card)
         }
     };
-    let p = zoo::publish(&args.dir, registry_dir, &args.name, &args.version, card)?;
+    let derived = args.derive_onnx.then(zoo::Derived::onnx);
+    let p = zoo::publish(&args.dir, registry_dir, &args.name, &args.version, card, derived)?;
     writeln!(
         out,
         "published {}@{} ({} file(s), {}) to {}",
