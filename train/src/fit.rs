@@ -59,6 +59,11 @@ pub struct FitConfig {
     /// Loss, schedule, selection, early stopping, target transform (default: DREAM).
     #[serde(default)]
     pub recipe: Recipe,
+    /// Sequences per chunk of the first and core blocks (`--recompute-chunk`): they run
+    /// without keeping their activations, then again chunk by chunk in the backward pass,
+    /// so a large batch trains in a fraction of the memory with the whole batch's gradients.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recompute_chunk: Option<usize>,
 }
 
 impl FitConfig {
@@ -68,6 +73,12 @@ impl FitConfig {
             if v == 0 {
                 return Err(format!("{name} must be at least 1"));
             }
+        }
+        if self.recompute_chunk == Some(0) {
+            return Err("recompute_chunk must be at least 1".into());
+        }
+        if self.recompute_chunk.is_some() && self.recipe.strand_pairs {
+            return Err(format!("recompute_chunk does not combine with the {} recipe's two strand passes", self.recipe.name));
         }
         Ok(())
     }
@@ -257,6 +268,12 @@ impl Trainer<'_> {
     /// Trains from scratch (`resume` false) or continues the run in `dir`.
     pub fn run(&mut self, resume: bool) -> anyhow::Result<FitOutcome> {
         self.cfg.check().map_err(anyhow::Error::msg)?;
+        if let (Some(_), Some(bn)) = (self.cfg.recompute_chunk, self.net.body_batch_statistics()) {
+            anyhow::bail!(
+                "recompute_chunk needs first and core blocks that treat each sequence on its own; {} has BatchNorm ({bn}), whose batch statistics chunks would change",
+                self.net.desc.name
+            );
+        }
         let steps_per_epoch = self.batches_per_epoch();
         let total = steps_per_epoch * self.cfg.epochs;
         let mut schedule = LrPlan::new(&self.cfg.recipe, self.cfg.max_lr, total);
@@ -426,6 +443,20 @@ impl Trainer<'_> {
             // Compact data expands to model inputs on the training device here.
             let crate::recipe::compact::Batch { x, y, y_probs: yp } = self.train.batch(&sampler.next_batch(), dev);
             t.data_seconds += t_data.elapsed().as_secs_f64();
+            let (lr, beta1) = schedule.at((epoch - 1) * steps_per_epoch + s);
+            if let Some(chunk) = self.cfg.recompute_chunk {
+                let value = self.chunked_step(&x, &y, yp.as_ref(), chunk, (epoch - 1) * steps_per_epoch + s, opt, lr, beta1)?;
+                if !value.is_finite() {
+                    return Err(NonFiniteLoss { value, epoch, step: s, last_good: epoch - 1, dir: ckdir.display().to_string() }.into());
+                }
+                if self.verbose && s == 0 {
+                    eprintln!("train: epoch {epoch}: first optimiser step done, loss {value:.4}");
+                }
+                t.lr_last = lr;
+                t.loss_sum += value;
+                bar.inc(1);
+                continue;
+            }
             // A libtorch failure (CUDA out of memory) ends the run with an error naming
             // it; the last completed epoch's checkpoint is kept.
             let net = &*self.net;
@@ -447,7 +478,6 @@ impl Trainer<'_> {
             if !value.is_finite() {
                 return Err(NonFiniteLoss { value, epoch, step: s, last_good: epoch - 1, dir: ckdir.display().to_string() }.into());
             }
-            let (lr, beta1) = schedule.at((epoch - 1) * steps_per_epoch + s);
             torch_call::catch("the backward pass and optimiser step", || {
                 opt.zero_grad();
                 loss.backward();
@@ -461,6 +491,71 @@ impl Trainer<'_> {
             bar.inc(1);
         }
         Ok(t)
+    }
+
+    /// One optimiser step with the first and core blocks run `chunk` sequences at a time:
+    /// a pass without autograd yields the final block's input, the final block and the
+    /// loss run on the whole batch and give the gradient at that input, and each chunk is
+    /// then run again with autograd and back-propagated from its slice of that gradient.
+    /// Only one chunk's activations are alive at a time. Each chunk's dropout draws come
+    /// from a seed of (run seed, step, chunk), the same in both passes, so the gradients
+    /// are the whole batch's, exactly; the draws differ from an unchunked run's. Returns
+    /// the loss; a non-finite loss takes no step.
+    #[allow(clippy::too_many_arguments)]
+    fn chunked_step(
+        &self,
+        x: &Tensor,
+        y: &Tensor,
+        y_probs: Option<&Tensor>,
+        chunk: usize,
+        step: usize,
+        opt: &mut AdamW,
+        lr: f64,
+        beta1: f64,
+    ) -> anyhow::Result<f64> {
+        let net = &*self.net;
+        let xs = x.split(chunk as i64, 0);
+        let seed = self.cfg.seed as i64;
+        let reseed = |i: usize| tch::manual_seed(seed.wrapping_mul(2_147_483_647).wrapping_add(((step as i64) << 20) + i as i64));
+        let h = torch_call::catch("the forward pass", || {
+            tch::no_grad(|| {
+                let parts: Vec<Tensor> = xs
+                    .iter()
+                    .enumerate()
+                    .map(|(i, xc)| {
+                        reseed(i);
+                        net.forward_body_t(xc, true)
+                    })
+                    .collect();
+                Tensor::cat(&parts, 0)
+            })
+        })?
+        .set_requires_grad(true);
+        let out = torch_call::catch("the forward pass", || net.forward_head_t(&h, true))?;
+        let (loss, value) = torch_call::catch("the loss", || -> anyhow::Result<(Tensor, f64)> {
+            let loss = self.loss(&out, y, y_probs)?;
+            let value = loss.double_value(&[]);
+            Ok((loss, value))
+        })??;
+        if !value.is_finite() {
+            return Ok(value);
+        }
+        torch_call::catch("the backward pass and optimiser step", || {
+            opt.zero_grad();
+            loss.backward();
+            let grads = h.grad().split(chunk as i64, 0);
+            for (i, (xc, g)) in xs.iter().zip(&grads).enumerate() {
+                reseed(i);
+                let hc = net.forward_body_t(xc, true);
+                // A frozen body has nothing to learn from its gradient.
+                if hc.requires_grad() {
+                    // d/dhc of sum(hc * g) is g: the chunk's share of the batch gradient.
+                    (hc * g).sum(Kind::Float).backward();
+                }
+            }
+            opt.step(lr, beta1);
+        })?;
+        Ok(value)
     }
 
     fn checkpoint(

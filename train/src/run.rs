@@ -200,6 +200,7 @@ mod tests {
             objective: desc.objective().unwrap(),
             freeze: Default::default(),
             recipe: Default::default(),
+            recompute_chunk: None,
         };
         let spec = RunSpec { desc, config, data: data(dir.path().join("t.txt")), device: DeviceSpec::Cpu };
         spec.write(dir.path()).unwrap();

@@ -121,7 +121,7 @@ fn compact_push_refuses_what_the_eager_encoders_refuse() {
     assert!(yeast.push(&rec("e", "ACGT", &[])).unwrap_err().to_string().contains("no label"));
 }
 
-fn stored(train: &Path) -> StoredData {
+pub(crate) fn stored(train: &Path) -> StoredData {
     StoredData {
         train: train.to_path_buf(),
         valid: None,
@@ -137,7 +137,7 @@ fn stored(train: &Path) -> StoredData {
     }
 }
 
-fn demo_file(dir: &Path, n: usize, gzip: bool) -> std::path::PathBuf {
+pub(crate) fn demo_file(dir: &Path, n: usize, gzip: bool) -> std::path::PathBuf {
     let text = std::fs::read_to_string(format!("{SHARED}/data/dream/demo_train.txt")).unwrap();
     let body: String = text.lines().take(n).map(|l| format!("{l}\n")).collect();
     if gzip {
@@ -181,10 +181,12 @@ fn tiny_config(desc: &ModelDescription) -> FitConfig {
         objective: desc.objective().unwrap(),
         freeze: Default::default(),
         recipe: Default::default(),
+        recompute_chunk: None,
     }
 }
 
 fn train_on(desc: &ModelDescription, train: &dyn TrainingData, valid: &dyn TrainingData, dir: &Path) -> Vec<u8> {
+    let _rng = crate::torch_rng();
     let mut net = PrixFixeNet::new(desc.clone(), Device::Cpu, 5).unwrap();
     let cfg = tiny_config(desc);
     let outcome = Trainer { net: &mut net, train, valid: Some(valid), cfg, dir: dir.to_path_buf(), verbose: false }

@@ -4,6 +4,7 @@
 
 mod cli_regressions;
 mod compact;
+mod recompute;
 mod fit;
 mod formats;
 mod fuzz_replay;
@@ -14,3 +15,11 @@ mod recipe;
 mod submissions;
 mod team_recipes;
 mod toy_family;
+
+/// libtorch's random generator is one per process: a test that trains in this process
+/// and compares seeded runs holds this, so no other such test reseeds or draws from it
+/// in between.
+pub(crate) fn torch_rng() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}

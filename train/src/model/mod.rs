@@ -84,12 +84,34 @@ impl PrixFixeNet {
     }
 
     pub fn forward_t(&self, x: &Tensor, train: bool) -> FinalOutput {
-        let (last, body) = self.blocks.split_last().expect("a network has three blocks");
+        self.forward_head_t(&self.forward_body_t(x, train), train)
+    }
+
+    /// The first and core blocks: what the final block reads.
+    pub fn forward_body_t(&self, x: &Tensor, train: bool) -> Tensor {
+        let (_, body) = self.blocks.split_last().expect("a network has three blocks");
         let mut h = x.shallow_clone();
         for block in body {
             h = block.forward_t(&h, train);
         }
-        last.forward_final(&h, train)
+        h
+    }
+
+    /// The final block on the body's output.
+    pub fn forward_head_t(&self, h: &Tensor, train: bool) -> FinalOutput {
+        self.blocks.last().expect("a network has three blocks").forward_final(h, train)
+    }
+
+    /// The first-layers or core block's BatchNorm, if any: in training it normalises with
+    /// the batch's statistics, so that block's output for one sequence depends on the
+    /// others in the batch.
+    pub fn body_batch_statistics(&self) -> Option<&str> {
+        self.store
+            .entries()
+            .iter()
+            .zip(&self.entry_slots)
+            .find(|(e, slot)| **slot != Slot::Final && e.name.ends_with("running_mean"))
+            .map(|(e, _)| e.name.as_str())
     }
 
     /// Eval-mode prediction without gradient tracking.
