@@ -13,7 +13,9 @@
 # On a CPU the model's activations for a 1024-sequence DREAM-RNN step (several GB) count
 # in the process's RSS; on a GPU they live in device memory. So the fit figures are also
 # given at "data ready" (file read and encoded, model not yet built); FIT_BATCH sets
-# the batch size of the fit run, ARCH the model, THREADS the threads.
+# the batch size of the fit run, ARCH the model, THREADS the threads, CHUNK the fit's
+# --recompute-chunk (the first and core blocks a chunk at a time: the memory of a
+# CHUNK-sequence step, the gradients of the whole batch).
 #
 # Without DATA on disk it is made first by bench/make-challenge-data.py (about 850 MB;
 # SCRATCH defaults to /tmp) and deleted at the end; a DATA you give is kept.
@@ -66,19 +68,21 @@ for t in $(echo "1 $threads" | tr ' ' '\n' | sort -un); do
     echo "peak RSS $(rss_gb "$tmp/pipe.time") GB"
 done
 if ((threads > 1)); then
-    # OpenMP threads that spin between parallel regions starve the main thread on a
-    # loaded machine; passive waiting shows the pipeline's own cost.
-    echo "== 1. data pipeline ($arch preprocessing, $threads intra-op threads, OMP_WAIT_POLICY=PASSIVE)"
-    OMP_WAIT_POLICY=PASSIVE /usr/bin/time -v -o "$tmp/pipe.time" "$bin" bench-data --arch "$arch" --train "$data" \
+    # train waits passively unless OMP_WAIT_POLICY says otherwise; libgomp's spinning
+    # threads, for comparison, starve the main thread on a loaded machine.
+    echo "== 1. data pipeline ($arch preprocessing, $threads intra-op threads, OMP_WAIT_POLICY=ACTIVE)"
+    OMP_WAIT_POLICY=ACTIVE /usr/bin/time -v -o "$tmp/pipe.time" "$bin" bench-data --arch "$arch" --train "$data" \
         --threads "$threads" --batch-size 1024 --batches 1000 | tee "$tmp/pipe.out"
     rate=$(sed -n 's/.*= \([0-9]*\) encoded sequences\/s.*/\1/p' "$tmp/pipe.out")
-    pipe_rate="$pipe_rate $rate@${threads}t-passive"
+    pipe_rate="$pipe_rate $rate@${threads}t-spinning"
 fi
 
-echo "== 2. train fit --arch $arch --device cpu --threads $threads --batch-size ${FIT_BATCH:-1024} (stopped after the first step)"
+chunk_args=()
+[[ -n ${CHUNK:-} ]] && chunk_args=(--recompute-chunk "$CHUNK")
+echo "== 2. train fit --arch $arch --device cpu --threads $threads --batch-size ${FIT_BATCH:-1024} ${chunk_args[*]} (stopped after the first step)"
 start=$(date +%s.%N)
 /usr/bin/time -v -o "$tmp/fit.time" "$bin" fit --arch "$arch" --train "$data" --out "$tmp/run" \
-    --device cpu --threads "$threads" --epochs 1 --batch-size "${FIT_BATCH:-1024}" 2> "$tmp/fit.err" &
+    --device cpu --threads "$threads" --epochs 1 --batch-size "${FIT_BATCH:-1024}" "${chunk_args[@]}" 2> "$tmp/fit.err" &
 timer=$!
 first=""
 ready=""

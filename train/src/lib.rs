@@ -8,6 +8,7 @@ pub mod finetune;
 pub mod heap;
 pub mod fit;
 pub mod model;
+pub mod openmp;
 pub mod pth;
 pub mod recipe;
 pub mod upstream;

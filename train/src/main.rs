@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    train::openmp::wait_passively();
     train::heap::keep_freed_memory();
     let args = cli::Cli::parse();
     match cli::run(args) {

@@ -69,12 +69,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let s = t.elapsed().as_secs_f64();
     let cpu = cpu_seconds() - cpu0;
     zoo::outln!(
-        "pipeline: {rows} rows in {s:.2} s = {:.0} encoded sequences/s ({cpu:.2} CPU s: {:.0} per CPU second; {} batches of {}, {} intra-op threads, device {device:?}; checksum {checksum:.0})",
+        "pipeline: {rows} rows in {s:.2} s = {:.0} encoded sequences/s ({cpu:.2} CPU s: {:.0} per CPU second; {} batches of {}, {} intra-op threads, OpenMP wait policy {}, device {device:?}; checksum {checksum:.0})",
         rows as f64 / s,
         rows as f64 / cpu,
         args.batches,
         args.batch_size,
-        tch::get_num_threads()
+        tch::get_num_threads(),
+        train::openmp::wait_policy()
     )?;
     Ok(())
 }
