@@ -5,7 +5,6 @@ pub mod device;
 pub mod engine;
 pub mod export;
 pub mod finetune;
-pub mod heap;
 pub mod fit;
 pub mod model;
 pub mod openmp;

@@ -8,7 +8,6 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     train::openmp::wait_passively();
-    train::heap::keep_freed_memory();
     let args = cli::Cli::parse();
     match cli::run(args) {
         Ok(()) => ExitCode::SUCCESS,

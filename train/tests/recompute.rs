@@ -97,3 +97,18 @@ fn a_body_with_batchnorm_is_refused() {
     let err = train(&desc, Some(4), dir.path(), &dir.path().join("cnn")).unwrap_err();
     assert!(err.to_string().contains("BatchNorm"), "{err}");
 }
+
+#[test]
+fn cpu_runs_chunk_large_batches_of_models_that_allow_it_unless_told_otherwise() {
+    use train::fit::{recompute_chunk_for, CPU_RECOMPUTE_CHUNK};
+    let rnn = ModelDescription::preset("dream-rnn").unwrap();
+    let cnn = ModelDescription::preset("dream-cnn").unwrap();
+    let cpu = Device::Cpu;
+    let auto = |d: &ModelDescription, device, batch, req| recompute_chunk_for(d, None, device, batch, req).unwrap();
+    assert_eq!(auto(&rnn, cpu, 1024, None), Some(CPU_RECOMPUTE_CHUNK));
+    assert_eq!(auto(&rnn, cpu, 1024, Some(0)), None, "0 turns it off");
+    assert_eq!(auto(&rnn, cpu, 1024, Some(32)), Some(32));
+    assert_eq!(auto(&rnn, cpu, CPU_RECOMPUTE_CHUNK, None), None, "a batch that fits one chunk");
+    assert_eq!(auto(&rnn, Device::Cuda(0), 1024, None), None, "GPU memory is another matter");
+    assert_eq!(auto(&cnn, cpu, 1024, None), None, "BatchNorm in the core");
+}

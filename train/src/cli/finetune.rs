@@ -56,10 +56,11 @@ pub struct Args {
     #[arg(long, default_value_t = 256, value_parser = super::at_least_one)]
     valid_batch_size: usize,
     /// Run the first and core blocks this many sequences at a time and recompute them in
-    /// the backward pass: the whole batch's gradients in a fraction of the memory, about a
-    /// third more compute (models whose first and core blocks have no BatchNorm, e.g.
-    /// dream-rnn; dropout draws differ from an unchunked run)
-    #[arg(long, value_name = "N", value_parser = super::at_least_one)]
+    /// the backward pass: the whole batch's gradients in a fraction of the memory, little
+    /// more compute (models whose first and core blocks have no BatchNorm, e.g. dream-rnn;
+    /// dropout draws differ from an unchunked run). Default: 128 on a CPU when the batch is
+    /// larger and the model allows it, else off; 0 turns it off
+    #[arg(long, value_name = "N")]
     recompute_chunk: Option<usize>,
     #[arg(long)]
     threads: Option<i32>,
@@ -114,7 +115,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         objective,
         freeze: args.freeze.unwrap_or_default(),
         recipe: Default::default(),
-        recompute_chunk: args.recompute_chunk,
+        recompute_chunk: train::fit::recompute_chunk_for(&desc, Some(&net), device, args.batch_size, args.recompute_chunk)?,
     };
     let run_spec = run::RunSpec { desc: desc.clone(), config: config.clone(), data: data.clone(), device: args.device };
     run_spec.write(&out)?;

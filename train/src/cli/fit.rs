@@ -45,10 +45,11 @@ pub struct Args {
     #[arg(long, default_value_t = 42)]
     seed: u64,
     /// Run the first and core blocks this many sequences at a time and recompute them in
-    /// the backward pass: the whole batch's gradients in a fraction of the memory, about a
-    /// third more compute (models whose first and core blocks have no BatchNorm, e.g.
-    /// dream-rnn; dropout draws differ from an unchunked run)
-    #[arg(long, value_name = "N", value_parser = super::at_least_one)]
+    /// the backward pass: the whole batch's gradients in a fraction of the memory, little
+    /// more compute (models whose first and core blocks have no BatchNorm, e.g. dream-rnn;
+    /// dropout draws differ from an unchunked run). Default: 128 on a CPU when the batch is
+    /// larger and the model allows it, else off; 0 turns it off
+    #[arg(long, value_name = "N")]
     recompute_chunk: Option<usize>,
     /// Validation batch size
     #[arg(long, default_value_t = 512, value_parser = super::at_least_one)]
@@ -80,9 +81,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             check_new_dir(&dir)?;
             let (recipe, defaults) = select_recipe(&desc, args.recipe.as_deref())?;
             let defaults = &defaults;
+            let batch_size = args.batch_size.unwrap_or(defaults.batch_size);
+            let device = device.expect("a new run resolved its device");
             let config = FitConfig {
                 epochs: args.epochs.unwrap_or(defaults.epochs),
-                batch_size: args.batch_size.unwrap_or(defaults.batch_size),
+                batch_size,
                 batches_per_epoch: args.batches_per_epoch.unwrap_or(defaults.batches_per_epoch),
                 max_lr: args.lr.unwrap_or(defaults.max_lr),
                 weight_decay: defaults.weight_decay,
@@ -91,7 +94,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 objective: desc.objective().map_err(|e| UsageError(format!("{}: {e}", desc.name)))?,
                 freeze: Default::default(),
                 recipe,
-                recompute_chunk: args.recompute_chunk,
+                recompute_chunk: train::fit::recompute_chunk_for(&desc, None, device, batch_size, args.recompute_chunk)?,
             };
             let spec = RunSpec { desc, config, data, device: args.device };
             (dir, spec, false)
@@ -103,6 +106,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     spec.config.check().map_err(|e| UsageError(format!("{}: {e}", dir.join(train::run::RUN_FILE).display())))?;
     eprintln!("train: device {device:?}");
+    if let Some(c) = spec.config.recompute_chunk {
+        eprintln!("train: first and core blocks in chunks of {c} sequences, recomputed in the backward pass (--recompute-chunk; 0 turns it off)");
+    }
     // Bad data stops the run before anything is written.
     let domain = spec.desc.preprocessing.rules.training_domain.clone().filter(|_| spec.config.recipe.drop_outside_domain);
     let (mut train_set, mut valid_set, dropped) =
