@@ -27,6 +27,23 @@ CITATION = (
 )
 
 
+def describe_recipe(r):
+    """The run's recipe (run.json) in one line a reader can check against the team's code."""
+    def kv(d):
+        return ", ".join(f"{k} {v}" for k, v in d.items() if k != "kind")
+    loss = r["loss"]["kind"] + (f" ({kv(r['loss'])})" if len(r["loss"]) > 1 else "")
+    sched = r["schedule"]["kind"] + (f" ({kv(r['schedule'])})" if len(r["schedule"]) > 1 else "")
+    parts = [f"{r['name']} recipe: {loss} loss", f"{sched} schedule", f"best validation {r['select']} kept"]
+    if r.get("early_stopping"):
+        e = r["early_stopping"]
+        parts.append(f"early stopping on the validation {e['metric']} (patience {e['patience']})")
+    t = r.get("target", {}).get("kind", "none")
+    parts.append("targets as given" if t == "none" else f"target transform {json.dumps(r['target'], sort_keys=True)}")
+    if r.get("strand_pairs"):
+        parts.append("both strands per step")
+    return "; ".join(parts)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("run_dir", type=Path)
@@ -67,7 +84,7 @@ def main():
 
     train_rows = "each doubled by its reverse complement" if run["desc"]["preprocessing"].get("rc_average") else "as given"
     training = {
-        "recipe": json.dumps(recipe, sort_keys=True),
+        "recipe": describe_recipe(recipe),
         "schedule": f"at most {cfg['epochs']} epochs of {'one pass' if cfg['batches_per_epoch'] == 0 else str(cfg['batches_per_epoch']) + ' steps'} "
         f"at batch {cfg['batch_size']}, lr {cfg['max_lr']}, weight decay {cfg['weight_decay']}; {len(log)} epochs ran",
         "kept_epoch": best["epoch"],
