@@ -544,6 +544,9 @@ impl Trainer<'_> {
         beta1: f64,
     ) -> anyhow::Result<f64> {
         let net = &*self.net;
+        // Every draw of the step follows one of its own reseeds, under this lock: the
+        // step is the same whatever else the process does.
+        let _draws = crate::model::seeded_draws();
         let xs = x.split(chunk as i64, 0);
         let seed = self.cfg.seed as i64;
         let reseed = |i: usize| tch::manual_seed(seed.wrapping_mul(2_147_483_647).wrapping_add(((step as i64) << 20) + i as i64));

@@ -20,6 +20,14 @@ pub use scope::{Scope, Var};
 pub use spec::{Architecture, BlockSpec, ModelDescription, SpecError};
 pub use store::{Store, WeightsError};
 
+/// libtorch has one random generator per process. Code that seeds it and then draws
+/// (initialisation, a chunked training step's dropout) holds this, so that work on other
+/// threads of the process cannot reseed it or take draws in between.
+pub fn seeded_draws() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 pub struct PrixFixeNet {
     pub desc: ModelDescription,
     pub store: Store,
@@ -55,8 +63,7 @@ impl PrixFixeNet {
             // The draws come from libtorch's process-wide generator: two networks built
             // at once on different threads would interleave their draws, so seeding and
             // drawing happen under one lock.
-            static INIT: std::sync::Mutex<()> = std::sync::Mutex::new(());
-            let _guard = INIT.lock().unwrap_or_else(|e| e.into_inner());
+            let _guard = seeded_draws();
             tch::manual_seed(seed);
             if device.is_cuda() {
                 tch::Cuda::manual_seed_all(seed as u64);
