@@ -46,7 +46,8 @@ trap 'rm -rf "$stage"' EXIT
 cp "$root"/web/site/* "$stage/"
 mkdir -p "$stage/models"
 # Every published model whose registry entry has its model.onnx (entries converted from
-# authors' weights at pull time have none in weights/ and are left out).
+# authors' weights, or exported from published weights, at pull time have none in
+# weights/ and are left out).
 python3 - "$root/weights" "$stage" <<'PY'
 import json, shutil, sys, pathlib
 weights, stage = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
