@@ -473,46 +473,18 @@ impl Trainer<'_> {
             // Compact data expands to model inputs on the training device here.
             let crate::recipe::compact::Batch { x, y, y_probs: yp } = self.train.batch(&sampler.next_batch(), dev);
             t.data_seconds += t_data.elapsed().as_secs_f64();
-            let (lr, beta1) = schedule.at((epoch - 1) * steps_per_epoch + s);
-            if let Some(chunk) = self.cfg.recompute_chunk {
-                let value = self.chunked_step(&x, &y, yp.as_ref(), chunk, (epoch - 1) * steps_per_epoch + s, opt, lr, beta1)?;
-                if !value.is_finite() {
-                    return Err(NonFiniteLoss { value, epoch, step: s, last_good: epoch - 1, dir: ckdir.display().to_string() }.into());
-                }
-                if self.verbose && s == 0 {
-                    eprintln!("train: epoch {epoch}: first optimiser step done, loss {value:.4}");
-                }
-                t.lr_last = lr;
-                t.loss_sum += value;
-                bar.inc(1);
-                continue;
-            }
+            let step = (epoch - 1) * steps_per_epoch + s;
+            let (lr, beta1) = schedule.at(step);
             // A libtorch failure (CUDA out of memory) ends the run with an error naming
-            // it; the last completed epoch's checkpoint is kept.
-            let net = &*self.net;
-            let out = torch_call::catch("the forward pass", || net.forward_t(&x, true))?;
-            // DeepGXP's recipe: the reverse complement (channels and positions flipped) in
-            // a second pass with its own dropout, the two losses averaged.
-            let out_rc = match self.cfg.recipe.strand_pairs {
-                true => Some(torch_call::catch("the forward pass", || net.forward_t(&x.flip([1, 2]), true))?),
-                false => None,
+            // it; the last completed epoch's checkpoint is kept. A non-finite loss takes
+            // no step.
+            let value = match self.cfg.recompute_chunk {
+                Some(chunk) => self.chunked_step(&x, &y, yp.as_ref(), chunk, step, opt, lr, beta1)?,
+                None => self.whole_step(&x, &y, yp.as_ref(), opt, lr, beta1)?,
             };
-            let (loss, value) = torch_call::catch("the loss", || -> anyhow::Result<(Tensor, f64)> {
-                let mut loss = self.loss(&out, &y, yp.as_ref())?;
-                if let Some(o) = &out_rc {
-                    loss = (loss + self.loss(o, &y, yp.as_ref())?) / 2.0;
-                }
-                let value = loss.double_value(&[]);
-                Ok((loss, value))
-            })??;
             if !value.is_finite() {
                 return Err(NonFiniteLoss { value, epoch, step: s, last_good: epoch - 1, dir: ckdir.display().to_string() }.into());
             }
-            torch_call::catch("the backward pass and optimiser step", || {
-                opt.zero_grad();
-                loss.backward();
-                opt.step(lr, beta1);
-            })?;
             if self.verbose && s == 0 {
                 eprintln!("train: epoch {epoch}: first optimiser step done, loss {value:.4}");
             }
@@ -521,6 +493,35 @@ impl Trainer<'_> {
             bar.inc(1);
         }
         Ok(t)
+    }
+
+    /// One optimiser step on the whole batch; returns the loss (a non-finite one takes no step).
+    fn whole_step(&self, x: &Tensor, y: &Tensor, y_probs: Option<&Tensor>, opt: &mut AdamW, lr: f64, beta1: f64) -> anyhow::Result<f64> {
+        let net = &*self.net;
+        let out = torch_call::catch("the forward pass", || net.forward_t(x, true))?;
+        // DeepGXP's recipe: the reverse complement (channels and positions flipped) in
+        // a second pass with its own dropout, the two losses averaged.
+        let out_rc = match self.cfg.recipe.strand_pairs {
+            true => Some(torch_call::catch("the forward pass", || net.forward_t(&x.flip([1, 2]), true))?),
+            false => None,
+        };
+        let (loss, value) = torch_call::catch("the loss", || -> anyhow::Result<(Tensor, f64)> {
+            let mut loss = self.loss(&out, y, y_probs)?;
+            if let Some(o) = &out_rc {
+                loss = (loss + self.loss(o, y, y_probs)?) / 2.0;
+            }
+            let value = loss.double_value(&[]);
+            Ok((loss, value))
+        })??;
+        if !value.is_finite() {
+            return Ok(value);
+        }
+        torch_call::catch("the backward pass and optimiser step", || {
+            opt.zero_grad();
+            loss.backward();
+            opt.step(lr, beta1);
+        })?;
+        Ok(value)
     }
 
     /// One optimiser step with the first and core blocks run `chunk` sequences at a time:
