@@ -72,12 +72,14 @@ pub struct FitConfig {
 pub const CPU_RECOMPUTE_CHUNK: usize = 128;
 
 /// The `recompute_chunk` of a new run: `requested` (`Some(0)` = off) when given, else
-/// [`CPU_RECOMPUTE_CHUNK`] on a CPU for batches larger than it when the first and core
-/// blocks treat each sequence on its own (no BatchNorm), else none.
-/// `net` is asked only in that last case (`desc` builds one on the CPU when it is `None`).
+/// [`CPU_RECOMPUTE_CHUNK`] on a CPU for batches larger than it when the recipe makes one
+/// pass per step and the first and core blocks treat each sequence on its own (no
+/// BatchNorm), else none. `net` is asked only in that last case (`desc` builds one on the
+/// CPU when it is `None`).
 pub fn recompute_chunk_for(
     desc: &crate::model::ModelDescription,
     net: Option<&PrixFixeNet>,
+    recipe: &Recipe,
     device: Device,
     batch_size: usize,
     requested: Option<usize>,
@@ -85,7 +87,7 @@ pub fn recompute_chunk_for(
     Ok(match requested {
         Some(0) => None,
         Some(n) => Some(n),
-        None if device != Device::Cpu || batch_size <= CPU_RECOMPUTE_CHUNK => None,
+        None if device != Device::Cpu || batch_size <= CPU_RECOMPUTE_CHUNK || recipe.strand_pairs => None,
         None => {
             let per_sample = match net {
                 Some(n) => n.body_batch_statistics().is_none(),

@@ -8,6 +8,7 @@ use std::path::Path;
 use tch::Device;
 use train::fit::{FitConfig, Trainer};
 use train::model::{ModelDescription, PrixFixeNet};
+use train::recipe::plan::Recipe;
 use train::recipe::compact::read_compact;
 
 use crate::compact::{demo_file, stored};
@@ -104,11 +105,30 @@ fn cpu_runs_chunk_large_batches_of_models_that_allow_it_unless_told_otherwise() 
     let rnn = ModelDescription::preset("dream-rnn").unwrap();
     let cnn = ModelDescription::preset("dream-cnn").unwrap();
     let cpu = Device::Cpu;
-    let auto = |d: &ModelDescription, device, batch, req| recompute_chunk_for(d, None, device, batch, req).unwrap();
+    let dream = Recipe::default();
+    let auto = |d: &ModelDescription, device, batch, req| recompute_chunk_for(d, None, &dream, device, batch, req).unwrap();
     assert_eq!(auto(&rnn, cpu, 1024, None), Some(CPU_RECOMPUTE_CHUNK));
     assert_eq!(auto(&rnn, cpu, 1024, Some(0)), None, "0 turns it off");
     assert_eq!(auto(&rnn, cpu, 1024, Some(32)), Some(32));
     assert_eq!(auto(&rnn, cpu, CPU_RECOMPUTE_CHUNK, None), None, "a batch that fits one chunk");
     assert_eq!(auto(&rnn, Device::Cuda(0), 1024, None), None, "GPU memory is another matter");
     assert_eq!(auto(&cnn, cpu, 1024, None), None, "BatchNorm in the core");
+}
+
+/// `train fit --arch deepgxp --recipe deepgxp --device cpu --batch-size 256` stopped at
+/// once: the CPU default chose a chunk that `FitConfig::check` then refused beside the
+/// recipe's two strand passes.
+#[test]
+fn cpu_default_chunk_skips_two_strand_recipes() {
+    use train::fit::recompute_chunk_for;
+    let deepgxp = ModelDescription::preset("deepgxp").unwrap();
+    let recipe = Recipe::named("deepgxp").unwrap();
+    assert!(recipe.strand_pairs);
+    let one_pass = recompute_chunk_for(&deepgxp, None, &Recipe::default(), Device::Cpu, 256, None).unwrap();
+    assert!(one_pass.is_some(), "the model itself allows chunks; the recipe decides");
+    let chunk = recompute_chunk_for(&deepgxp, None, &recipe, Device::Cpu, 256, None).unwrap();
+    assert_eq!(chunk, None);
+    let mut cfg = config(&deepgxp, chunk);
+    cfg.recipe = recipe;
+    cfg.check().unwrap();
 }

@@ -115,7 +115,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         objective,
         freeze: args.freeze.unwrap_or_default(),
         recipe: Default::default(),
-        recompute_chunk: train::fit::recompute_chunk_for(&desc, Some(&net), device, args.batch_size, args.recompute_chunk)?,
+        recompute_chunk: train::fit::recompute_chunk_for(&desc, Some(&net), &Default::default(), device, args.batch_size, args.recompute_chunk)?,
     };
     let run_spec = run::RunSpec { desc: desc.clone(), config: config.clone(), data: data.clone(), device: args.device };
     run_spec.write(&out)?;

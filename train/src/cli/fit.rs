@@ -83,6 +83,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             let defaults = &defaults;
             let batch_size = args.batch_size.unwrap_or(defaults.batch_size);
             let device = device.expect("a new run resolved its device");
+            let recompute_chunk = train::fit::recompute_chunk_for(&desc, None, &recipe, device, batch_size, args.recompute_chunk)?;
             let config = FitConfig {
                 epochs: args.epochs.unwrap_or(defaults.epochs),
                 batch_size,
@@ -94,7 +95,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 objective: desc.objective().map_err(|e| UsageError(format!("{}: {e}", desc.name)))?,
                 freeze: Default::default(),
                 recipe,
-                recompute_chunk: train::fit::recompute_chunk_for(&desc, None, device, batch_size, args.recompute_chunk)?,
+                recompute_chunk,
             };
             let spec = RunSpec { desc, config, data, device: args.device };
             (dir, spec, false)
