@@ -4,12 +4,16 @@
 # sequence) for each DREAM model x backend on N real sequences (data/dream/demo_train.txt
 # repeated), the tract/ORT ratio, the time to first score (process start, model load and
 # optimisation and one batch, for a one-sequence input), the largest |tract - ORT|
-# difference, and the reduced-precision variants when they exist next to the model
-# (model.int8.onnx, model.fp16.onnx: seq/s, file size, max |diff| to the fp32 model).
+# difference, and the reduced-precision variants (int8, fp16), made from each model
+# with `precision-variant` (or taken from next to the model when a model.int8.onnx /
+# model.fp16.onnx sits there): seq/s, file size, max |diff| to the fp32 model.
 #
 # Compare backends only within one run: the machine's load moves absolute numbers.
 # Figures from a quiet 2-core AVX2 machine before this script measured ratios (issue 17):
 #   DREAM-RNN tract 8.5 / ORT 29.7, DREAM-CNN 12.1 / 74.6, DREAM-Attn 12.1 / 28.1 seq/s.
+# This machine, quiet, 2026-11-30 (tract in small slices, TRACT_SLICE_ROWS):
+#   DREAM-RNN tract 47.0 / ORT 66.1 (0.71), DREAM-CNN 121.1 / 142.2 (0.85),
+#   DREAM-Attn 48.6 / 52.1 (0.93) seq/s.
 #
 # Environment knobs (defaults in brackets):
 #   PROFILE     cargo profile to build and run [release]; `debug` for a quick smoke test
@@ -21,6 +25,7 @@
 #   MODELS_DIR  directory with <model>/model.onnx [the published weights/<model>/VERSION]
 #   VERSION     published version [0.1.0]
 #   CONTENTION  1: run everything again next to a competing CPU-bound process [0]
+#   VARIANTS    reduced-precision variants to measure ["int8 fp16"]; "" for none
 #   WORK        scratch directory [a fresh temporary one, removed at exit]
 #   NO_BUILD    set to 1 to skip `cargo build`
 set -euo pipefail
@@ -36,6 +41,7 @@ BACKENDS=${BACKENDS:-"tract ort"}
 MODELS=${MODELS:-"dream-rnn dream-cnn dream-attn"}
 VERSION=${VERSION:-0.1.0}
 CONTENTION=${CONTENTION:-0}
+VARIANTS=${VARIANTS-"int8 fp16"}
 data="$root/../shared/data/dream/demo_train.txt"
 
 own_work=0
@@ -53,9 +59,20 @@ esac
 
 if [[ "${NO_BUILD:-0}" != 1 ]]; then
     [[ -e .venv/onnxruntime/libonnxruntime.so ]] || bash scripts/setup.sh score
-    cargo build "${build_flags[@]}" -p infer --bin infer >&2
+    cargo build "${build_flags[@]}" -p infer --bin infer --bin precision-variant >&2
 fi
 infer="$bin_dir/infer"
+
+# The variant file of a model: beside it when published there, else made once in $WORK.
+variant_path() { # MODEL_NAME MODEL_PATH VARIANT
+    local beside="$(dirname "$2")/model.$3.onnx" made="$WORK/$1.model.$3.onnx"
+    if [[ -f "$beside" ]]; then
+        echo "$beside"
+    else
+        [[ -f "$made" ]] || "$bin_dir/precision-variant" "$2" "$3" "$made" 2>/dev/null
+        echo "$made"
+    fi
+}
 
 # The benchmark input: the demo file's sequences, repeated until there are N of them.
 fasta() {
@@ -133,10 +150,9 @@ for run in "${runs[@]}"; do
     [[ "$run" == contended ]] && { start_contender; echo "# with a competing CPU-bound process"; }
     for name in $MODELS; do
         model="$(model_path "$name")"
-        dir="$(dirname "$model")"
-        for variant in fp32 int8 fp16; do
+        for variant in fp32 $VARIANTS; do
             file="$model"
-            [[ "$variant" != fp32 ]] && file="$dir/model.$variant.onnx"
+            [[ "$variant" != fp32 ]] && file="$(variant_path "$name" "$model" "$variant")"
             [[ -f "$file" ]] || continue
             size=$(awk -v b="$(stat -c %s "$file")" 'BEGIN { printf("%.1f", b / 1e6) }')
             for backend in $BACKENDS; do

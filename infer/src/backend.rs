@@ -200,15 +200,40 @@ fn check_output(rows: usize, got: usize) -> Result<(), BackendError> {
 
 pub type TractPlan = TypedRunnableModel;
 
+/// Rows per tract pass. tract materialises each operator's whole output, im2col's
+/// included (DREAM-RNN's widest: 9,600 x 150 floats per row, 2.9 GB for 512 rows), so
+/// large passes run out of cache and page-fault their buffers in; and with one row its
+/// convolutions skip im2col altogether and fuse the residual adds into the matrix
+/// products. Recurrent layers are the exception: their time steps are matrix-vector
+/// products at one row, so a few rows amortise them. Single-threaded rows/s by rows per
+/// pass (tract-profile, this 2-core AVX2 machine): DREAM-CNN 116 at 1 row / 92 at 4 /
+/// 62 at 256; DREAM-RNN 44 / 46 / 39; DREAM-Attn 48 / 55 / 30.
+pub const TRACT_SLICE_ROWS: usize = 1;
+/// Rows per tract pass for a graph with a recurrent layer (LSTM, GRU, RNN, Scan, Loop).
+pub const TRACT_RECURRENT_SLICE_ROWS: usize = 4;
+
+/// Rows per tract pass for this graph; `INFER_TRACT_SLICE_ROWS` overrides it (for
+/// `bench/score.sh`).
+fn tract_slice_rows(proto: &tract_onnx::pb::ModelProto) -> usize {
+    let set = std::env::var("INFER_TRACT_SLICE_ROWS").ok().and_then(|v| v.parse().ok()).filter(|&n: &usize| n > 0);
+    set.unwrap_or_else(|| {
+        let recurrent = proto.graph.as_ref().is_some_and(|g| {
+            g.node.iter().any(|n| matches!(n.op_type.as_str(), "LSTM" | "GRU" | "RNN" | "Scan" | "Loop"))
+        });
+        if recurrent { TRACT_RECURRENT_SLICE_ROWS } else { TRACT_SLICE_ROWS }
+    })
+}
+
 /// tract with the batch dimension fixed per plan: an LSTM with a symbolic batch panics
 /// in `into_optimized()` (tract 0.23), and a concrete shape also lets tract pick its
-/// kernels once. A batch is cut into one slice per thread, and the slices run at the
-/// same time over one shared plan, one thread each: tract spreads only its matrix
-/// products over threads, while slices keep every operator busy (im2col, transposes,
-/// the LSTM's time steps). Plans are built when first needed, for a power-of-two number
-/// of rows up to `max_rows / threads`, so a short batch (the last one, or a one-sequence
-/// input) does not pay for a full one; a slice is zero-padded to its plan's row count
-/// and the padding rows dropped from the output.
+/// kernels once. A batch is cut into small slices ([`TRACT_SLICE_ROWS`] rows) that the
+/// threads take in turn over one shared plan, one thread each: tract spreads only its
+/// matrix products over threads, while slices keep every operator busy (im2col,
+/// transposes, the LSTM's time steps), and a thread slowed by a competing process
+/// simply takes fewer slices. Plans are built when first needed, for a power-of-two
+/// number of rows up to the slice size, so a one-sequence input does not pay for a full
+/// slice; a slice is zero-padded to its plan's row count and the padding rows dropped
+/// from the output.
 pub struct TractBackend {
     path: PathBuf,
     /// The parsed (and rewritten) graph, with its batch dimension still open.
@@ -221,8 +246,8 @@ pub struct TractBackend {
 
 impl TractBackend {
     pub fn open(model: &Path, opts: &BackendOptions) -> Result<TractBackend, BackendError> {
-        let slice_rows = opts.max_rows.div_ceil(opts.threads.max(1)).max(1);
-        let parsed = Self::parse(model, true)?;
+        let (parsed, slice_rows) = Self::parse(model, true)?;
+        let slice_rows = opts.max_rows.min(slice_rows).max(1);
         Ok(TractBackend { path: model.to_path_buf(), model: parsed, plans: Vec::new(), opts: *opts, slice_rows })
     }
 
@@ -243,7 +268,8 @@ impl TractBackend {
         })
     }
 
-    fn parse(model: &Path, rewrite: bool) -> Result<InferenceModel, BackendError> {
+    /// The graph, and the rows per pass that suit it.
+    fn parse(model: &Path, rewrite: bool) -> Result<(InferenceModel, usize), BackendError> {
         Self::guarded(model, || Self::parse_unguarded(model, rewrite))
     }
 
@@ -251,27 +277,27 @@ impl TractBackend {
     /// `name` stands for it in error messages.
     pub fn from_bytes(name: &Path, bytes: &[u8], opts: &BackendOptions) -> Result<TractBackend, BackendError> {
         let opts = BackendOptions { threads: 1, max_rows: opts.max_rows.max(1), ..*opts };
-        let parsed = Self::guarded(name, || {
+        let (parsed, slice_rows) = Self::guarded(name, || {
             let err = |e: TractError| BackendError::TractLoad { path: name.to_path_buf(), message: format!("{e:#}") };
             let proto = tract_onnx::onnx().proto_model_for_read(&mut &*bytes).map_err(err)?;
             Self::from_proto(name, proto, true)
         })?;
-        Ok(TractBackend { path: name.to_path_buf(), model: parsed, plans: Vec::new(), opts, slice_rows: opts.max_rows })
+        Ok(TractBackend { path: name.to_path_buf(), model: parsed, plans: Vec::new(), opts, slice_rows: opts.max_rows.min(slice_rows) })
     }
 
-    fn parse_unguarded(model: &Path, rewrite: bool) -> Result<InferenceModel, BackendError> {
+    fn parse_unguarded(model: &Path, rewrite: bool) -> Result<(InferenceModel, usize), BackendError> {
         let err = |e: TractError| BackendError::TractLoad { path: model.to_path_buf(), message: format!("{e:#}") };
         let proto = tract_onnx::onnx().proto_model_for_path(model).map_err(err)?;
         Self::from_proto(model, proto, rewrite)
     }
 
-    fn from_proto(model: &Path, mut proto: tract_onnx::pb::ModelProto, rewrite: bool) -> Result<InferenceModel, BackendError> {
+    fn from_proto(model: &Path, mut proto: tract_onnx::pb::ModelProto, rewrite: bool) -> Result<(InferenceModel, usize), BackendError> {
         let err = |e: TractError| BackendError::TractLoad { path: model.to_path_buf(), message: format!("{e:#}") };
         let onnx = tract_onnx::onnx();
         if rewrite {
             crate::rewrite::for_tract(&mut proto);
         }
-        onnx.model_for_proto_model(&proto).map_err(err)
+        Ok((onnx.model_for_proto_model(&proto).map_err(err)?, tract_slice_rows(&proto)))
     }
 
     fn optimise(model: InferenceModel, path: &Path, opts: &BackendOptions) -> Result<Arc<TractPlan>, BackendError> {
@@ -316,7 +342,7 @@ impl TractBackend {
     /// As [`Self::load_plan`]; `rewrite: false` gives tract the graph as written (to
     /// measure and test the rewrites).
     pub fn load_plan_with(model: &Path, opts: &BackendOptions, rewrite: bool) -> Result<Arc<TractPlan>, BackendError> {
-        Self::optimise(Self::parse(model, rewrite)?, model, opts)
+        Self::optimise(Self::parse(model, rewrite)?.0, model, opts)
     }
 }
 
@@ -354,25 +380,50 @@ impl Backend for TractBackend {
             return Ok(Vec::new());
         }
         let row_len = self.opts.channels * self.opts.length;
-        let per_thread = rows.div_ceil(self.opts.threads.max(1));
-        let slice_rows = per_thread.next_power_of_two().min(self.slice_rows);
+        let slice_rows = rows.next_power_of_two().min(self.slice_rows);
         let plan = &self.plan(slice_rows)?;
         let opts = &self.opts;
         let slices: Vec<(&[f32], usize)> =
             x.chunks(slice_rows * row_len).map(|c| (c, c.len() / row_len.max(1))).collect();
-        let results: Vec<Result<Vec<f32>, BackendError>> = match slices.as_slice() {
-            [] => return Ok(Vec::new()),
-            [(x, n)] => vec![Self::run_slice(plan, x, *n, slice_rows, opts)],
-            _ => std::thread::scope(|scope| {
-                let workers: Vec<_> = slices
-                    .iter()
-                    .map(|&(x, n)| scope.spawn(move || Self::run_slice(plan, x, n, slice_rows, opts)))
+        let workers = self.opts.threads.clamp(1, slices.len());
+        let results: Vec<Result<Vec<f32>, BackendError>> = if workers == 1 {
+            slices.iter().map(|&(x, n)| Self::run_slice(plan, x, n, slice_rows, opts)).collect()
+        } else {
+            // Each worker takes the next slice until none is left; results keep their order.
+            let next = std::sync::atomic::AtomicUsize::new(0);
+            let done: Vec<Vec<(usize, Result<Vec<f32>, BackendError>)>> = std::thread::scope(|scope| {
+                let handles: Vec<_> = (0..workers)
+                    .map(|_| {
+                        scope.spawn(|| {
+                            let mut mine = Vec::new();
+                            loop {
+                                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                                let Some(&(x, n)) = slices.get(i) else { break };
+                                let r = Self::run_slice(plan, x, n, slice_rows, opts);
+                                let failed = r.is_err();
+                                mine.push((i, r));
+                                if failed {
+                                    break;
+                                }
+                            }
+                            mine
+                        })
+                    })
                     .collect();
-                workers
+                handles
                     .into_iter()
-                    .map(|w| w.join().unwrap_or_else(|_| Err(BackendError::TractRun("a tract worker panicked".into()))))
+                    .map(|h| h.join().unwrap_or_else(|_| vec![(0, Err(BackendError::TractRun("a tract worker panicked".into())))]))
                     .collect()
-            }),
+            });
+            let mut all: Vec<(usize, Result<Vec<f32>, BackendError>)> = done.into_iter().flatten().collect();
+            all.sort_by_key(|(i, _)| *i);
+            if let Some(pos) = all.iter().position(|(_, r)| r.is_err()) {
+                return Err(all.swap_remove(pos).1.unwrap_err());
+            }
+            if all.len() != slices.len() {
+                return Err(BackendError::TractRun("a tract worker stopped before its slices were done".into()));
+            }
+            all.into_iter().map(|(_, r)| r).collect()
         };
         let mut out = Vec::new();
         for r in results {

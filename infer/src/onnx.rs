@@ -40,6 +40,9 @@ pub mod meta {
     pub const MODEL: &str = "model";
     pub const NAME: &str = "name";
     pub const VERSION: &str = "version";
+    /// `int8` or `fp16` in a reduced-precision variant (`crate::precision`); absent in
+    /// the model as exported.
+    pub const PRECISION: &str = "precision";
     pub const LICENSE: &str = "license";
     /// Where the weights come from (paper, checkpoint, training run).
     pub const PROVENANCE: &str = "provenance";

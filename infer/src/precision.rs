@@ -52,7 +52,7 @@ impl Precision {
 }
 
 /// Metadata key recording the precision of a variant.
-pub const PRECISION_KEY: &str = "precision";
+pub const PRECISION_KEY: &str = crate::onnx::meta::PRECISION;
 
 const FLOAT: i32 = pb::tensor_proto::DataType::Float as i32;
 const FLOAT16: i32 = pb::tensor_proto::DataType::Float16 as i32;

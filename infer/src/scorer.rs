@@ -18,6 +18,8 @@ use std::path::{Path, PathBuf};
 use crate::backend::{self, Backend, BackendError, BackendKind, BackendOptions};
 use crate::onnx::{self, meta, OnnxError};
 use crate::preprocess::{PreprocessError, Preprocessing};
+#[cfg(feature = "native")]
+use crate::precision::Precision;
 
 /// How to run a model.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -104,37 +106,53 @@ impl std::fmt::Debug for Scorer {
 /// existing directory holds `model.onnx`, anything else is a zoo spec `name[@version]`
 /// resolved through `zoo` (downloaded into its cache if needed).
 pub fn resolve_model(zoo: &zoo::Zoo, source: &str) -> Result<PathBuf, ScoreError> {
+    resolve_variant(zoo, source, Precision::Fp32)
+}
+
+#[cfg(feature = "native")]
+/// As [`resolve_model`], for a published precision variant (`model.int8.onnx` beside
+/// `model.onnx` in a directory or zoo version). A variant exists only where it was
+/// measured faster with a dream-public score loss under 0.005, so a missing one is an
+/// error that says so, never a silent fall-back to float32.
+pub fn resolve_variant(zoo: &zoo::Zoo, source: &str, precision: Precision) -> Result<PathBuf, ScoreError> {
     let path = Path::new(source);
     let not_found = |reason: String| ScoreError::ModelNotFound { source_spec: source.to_string(), reason };
-    if path.is_file() {
-        return Ok(path.to_path_buf());
-    }
-    if path.is_dir() {
-        let model = path.join("model.onnx");
+    let file = precision.file_name();
+    let in_dir = |dir: &Path, what: &str| -> Result<PathBuf, ScoreError> {
+        let model = dir.join(&file);
         if model.is_file() {
             return Ok(model);
         }
-        return Err(not_found(format!("directory {} has no model.onnx", path.display())));
+        Err(not_found(match precision {
+            Precision::Fp32 => format!("{what} {} has no {file}", dir.display()),
+            p => format!(
+                "{what} {} has no {} variant ({file}): variants are published only where they score faster \
+                 with a dream-public score loss under 0.005; leave out --precision for the model as exported",
+                dir.display(),
+                p.name()
+            ),
+        }))
+    };
+    if path.is_file() {
+        if precision != Precision::Fp32 {
+            return Err(not_found(format!(
+                "--precision {} picks a published variant of a zoo model or a model directory, and {source} is a \
+                 single file (give the variant's file itself, e.g. one made by precision-variant)",
+                precision.name()
+            )));
+        }
+        return Ok(path.to_path_buf());
+    }
+    if path.is_dir() {
+        return in_dir(path, "directory");
     }
     // Zoo names never contain a path separator or end in .onnx; saying "no such file"
     // is more helpful than a spec-syntax error for what was clearly meant as a path.
     if source.contains(std::path::MAIN_SEPARATOR) || source.contains('/') || source.ends_with(".onnx") {
         return Err(not_found("no such file or directory".to_string()));
     }
-    resolve_zoo(zoo, source)
-}
-
-#[cfg(feature = "native")]
-fn resolve_zoo(zoo: &zoo::Zoo, spec: &str) -> Result<PathBuf, ScoreError> {
-    let dir = zoo.resolve(&zoo::ModelSpec::parse(spec)?)?;
-    let model = dir.join("model.onnx");
-    if !model.is_file() {
-        return Err(ScoreError::ModelNotFound {
-            source_spec: spec.to_string(),
-            reason: format!("zoo directory {} has no model.onnx", dir.display()),
-        });
-    }
-    Ok(model)
+    let dir = zoo.resolve(&zoo::ModelSpec::parse(source)?)?;
+    in_dir(&dir, "zoo directory")
 }
 
 /// Reads and checks the scoring contract stored in an ONNX file's metadata.
@@ -200,7 +218,13 @@ impl Scorer {
     /// Opens a model given as a zoo spec (looked up in `zoo`), a directory or an ONNX
     /// file (see [`resolve_model`]).
     pub fn open(zoo: &zoo::Zoo, source: &str, opts: &ScorerOptions) -> Result<Scorer, ScoreError> {
-        let path = resolve_model(zoo, source)?;
+        Scorer::open_variant(zoo, source, Precision::Fp32, opts)
+    }
+
+    #[cfg(feature = "native")]
+    /// As [`Scorer::open`], for a published precision variant (see [`resolve_variant`]).
+    pub fn open_variant(zoo: &zoo::Zoo, source: &str, precision: Precision, opts: &ScorerOptions) -> Result<Scorer, ScoreError> {
+        let path = resolve_variant(zoo, source, precision)?;
         Scorer::open_path(&path, opts)
     }
 
@@ -263,10 +287,14 @@ impl Scorer {
     /// The model as a person names it: `name version`, else its file.
     pub fn label(&self) -> String {
         let info = &self.info;
-        match (&info.name, &info.version) {
+        let label = match (&info.name, &info.version) {
             (Some(n), Some(v)) => format!("{n} {v}"),
             (Some(n), None) => n.clone(),
             _ => info.path.display().to_string(),
+        };
+        match info.metadata.get(meta::PRECISION).filter(|p| p.as_str() != "fp32") {
+            Some(p) => format!("{label} ({p})"),
+            None => label,
         }
     }
 

@@ -42,8 +42,10 @@ fn tract_matches_hand_computed_cnn() {
     let (model, path) = write_cnn(dir.path());
     run_backend(BackendKind::Tract, &model, &path, 8, 5, 1);
     run_backend(BackendKind::Tract, &model, &path, 4, 4, 2);
-    // Three slices of 3 rows: two full, the last padded, or fewer for short batches.
+    // Slices of TRACT_SLICE_ROWS: the last one padded, a one-row batch on its own plan.
     run_backend(BackendKind::Tract, &model, &path, 7, 5, 3);
+    // More slices than threads: the workers take them in turn, and the order must hold.
+    run_backend(BackendKind::Tract, &model, &path, 4 * backend::TRACT_SLICE_ROWS + 3, 3 * backend::TRACT_SLICE_ROWS + 1, 3);
 }
 
 #[test]
@@ -61,6 +63,9 @@ fn tract_matches_hand_computed_bidirectional_lstm() {
         let (model, path) = write_lstm(dir.path(), tasks);
         run_backend(BackendKind::Tract, &model, &path, 6, 5, 1);
         run_backend(BackendKind::Tract, &model, &path, 2, 2, 2);
+        // Several slices of TRACT_RECURRENT_SLICE_ROWS, the last one padded.
+        let r = backend::TRACT_RECURRENT_SLICE_ROWS;
+        run_backend(BackendKind::Tract, &model, &path, 3 * r - 1, 2 * r + 1, 2);
     }
 }
 

@@ -113,6 +113,70 @@ fn published_models_score_leaderboard_sequences_identically_in_tract_and_ort() {
     }
 }
 
+/// Every reduced-precision file a version publishes (`model.int8.onnx`, ...) is selected
+/// by `--precision`, says so, and scores close to the model as exported on both engines;
+/// a version without one refuses `--precision` with exit 2 instead of falling back.
+#[test]
+fn published_precision_variants_score_close_to_float32_and_missing_ones_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = leaderboard_slice(tmp.path(), 200);
+    let idx = weights_index();
+    let mut variants = 0;
+    for spec in published() {
+        let (name, version) = spec.split_once('@').unwrap();
+        let files = idx["models"][name]["versions"][version]["files"].as_object().unwrap();
+        let published: Vec<&str> = ["int8", "fp16"].into_iter().filter(|p| files.contains_key(&format!("model.{p}.onnx"))).collect();
+        if published.is_empty() {
+            continue;
+        }
+        pull(&spec, tmp.path());
+        let score = |backend: &str, precision: &str| {
+            isolated(
+                Command::new(bin("infer"))
+                    .args(["score", "--threads", "2", "--batch-size", "100", "--backend", backend, "--model", &spec])
+                    .args(["--precision", precision])
+                    .arg("--input")
+                    .arg(&input),
+                tmp.path(),
+            )
+            .output()
+            .unwrap()
+        };
+        for backend in ["tract", "ort"] {
+            let full = scores(&score(backend, "fp32"));
+            for p in &published {
+                let out = score(backend, p);
+                assert!(out.status.success(), "{spec} {p} {backend}: {}", String::from_utf8_lossy(&out.stderr));
+                assert!(String::from_utf8_lossy(&out.stderr).contains(&format!("({p})")), "{spec} {p}: stderr does not name the variant");
+                let reduced = scores(&out);
+                assert_eq!(reduced.len(), full.len());
+                let worst = full.iter().zip(&reduced).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+                let r = infer::eval::stats::pearson(&full, &reduced).unwrap();
+                eprintln!("{spec} {p} on {backend}: max |{p} - fp32| {worst:.3}, Pearson {r:.6} over 200 leaderboard sequences");
+                assert!(worst <= 0.1 && r >= 0.999, "{spec} {p} on {backend}: max |diff| {worst}, r {r}");
+                variants += 1;
+            }
+        }
+    }
+    assert!(variants > 0, "no published precision variant: this test checks none");
+    // A version without the variant: exit 2 and a message naming what is missing.
+    let without = published().into_iter().find(|s| {
+        let (n, v) = s.split_once('@').unwrap();
+        !idx["models"][n]["versions"][v]["files"].as_object().unwrap().contains_key("model.int8.onnx")
+            && idx["models"][n]["versions"][v]["derived"].is_null()
+    });
+    let spec = without.expect("a published version without an int8 variant");
+    let out = isolated(
+        Command::new(bin("infer")).args(["score", "--precision", "int8", "--model", &spec]).arg("--input").arg(&input),
+        tmp.path(),
+    )
+    .output()
+    .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{spec}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no int8 variant"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.stdout.is_empty());
+}
+
 #[test]
 fn infer_eval_prints_the_scores_the_card_shows() {
     let tmp = tempfile::tempdir().unwrap();

@@ -9,6 +9,7 @@ use anyhow::Context;
 use indicatif::ProgressBar;
 use infer::backend::BackendKind;
 use infer::eval::{self, evaluate, read_predictions, Benchmark, EvalError};
+use infer::precision::Precision;
 use infer::scorer::{Scorer, ScorerOptions};
 
 use super::UsageError;
@@ -43,6 +44,9 @@ pub struct Args {
     /// With --model: also write the predictions (id<TAB>prediction) to this file
     #[arg(long, value_name = "FILE", requires = "model")]
     pub save_predictions: Option<PathBuf>,
+    /// With --model: a published reduced-precision variant (as in `infer score`)
+    #[arg(long, value_enum, default_value_t = Precision::Fp32, requires = "model")]
+    pub precision: Precision,
     /// With --model: inference engine
     #[arg(long, value_enum, default_value_t = BackendKind::Auto)]
     pub backend: BackendKind,
@@ -65,7 +69,7 @@ fn predict(args: &Args, model: &str, benchmark: &Benchmark) -> anyhow::Result<Ha
         threads: args.threads.map_or(0, |t| t as usize),
         rc_average: None,
     };
-    let mut scorer = Scorer::open(&zoo::Zoo::from_env()?, model, &opts).map_err(super::score::usage_if_user_error)?;
+    let mut scorer = Scorer::open_variant(&zoo::Zoo::from_env()?, model, args.precision, &opts).map_err(super::score::usage_if_user_error)?;
     eprintln!("infer: {}", scorer.describe());
     let column = eval::output_column(scorer.outputs(), args.output.as_deref()).map_err(UsageError)?;
     let bar = if std::io::stderr().is_terminal() { ProgressBar::new(0) } else { ProgressBar::hidden() };

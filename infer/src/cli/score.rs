@@ -15,6 +15,7 @@ use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use infer::backend::BackendKind;
 use infer::batch;
+use infer::precision::Precision;
 use infer::input::SeqRecord;
 use infer::scorer::{ScoreError, Scorer, ScorerOptions};
 
@@ -33,6 +34,11 @@ pub struct Args {
     /// Inference engine
     #[arg(long, value_enum, default_value_t = BackendKind::Auto)]
     backend: BackendKind,
+    /// A published reduced-precision variant of a zoo model or model directory
+    /// (`model.int8.onnx`); published only where it scores faster with a dream-public
+    /// score loss under 0.005 (`zoo info NAME` lists the files)
+    #[arg(long, value_enum, default_value_t = Precision::Fp32)]
+    precision: Precision,
     /// Sequences per forward pass (two network rows each with reverse-complement averaging)
     #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..))]
     batch_size: u32,
@@ -107,7 +113,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         threads: args.threads.map_or(0, |t| t as usize),
         rc_average: if args.no_rc_average { Some(false) } else { None },
     };
-    let mut scorer = Scorer::open(&zoo::Zoo::from_env()?, &args.model, &opts).map_err(usage_if_user_error)?;
+    let mut scorer = Scorer::open_variant(&zoo::Zoo::from_env()?, &args.model, args.precision, &opts).map_err(usage_if_user_error)?;
     let label = scorer.label();
     eprintln!(
         "infer: scoring with {label} on {}{}",
