@@ -58,6 +58,19 @@ const FLOAT: i32 = pb::tensor_proto::DataType::Float as i32;
 const FLOAT16: i32 = pb::tensor_proto::DataType::Float16 as i32;
 const UINT8: i32 = pb::tensor_proto::DataType::Uint8 as i32;
 
+/// Writes the `precision` variant of the ONNX file `model` to `out` (atomically), and
+/// returns how many operators or tensors changed. The variant is a pure function of the
+/// file, so anyone can rebuild and check a published one.
+pub fn write_variant(model: &std::path::Path, precision: Precision, out: &std::path::Path) -> Result<usize, crate::onnx::OnnxError> {
+    use prost::Message;
+    let bytes = std::fs::read(model).map_err(|source| crate::onnx::OnnxError::Read { path: model.to_path_buf(), source })?;
+    let mut proto = pb::ModelProto::decode(bytes.as_slice())
+        .map_err(|e| crate::onnx::OnnxError::NotOnnx { path: model.to_path_buf(), reason: e.to_string() })?;
+    let changed = convert(&mut proto, precision);
+    crate::onnx::write_atomic(out, &proto.encode_to_vec())?;
+    Ok(changed)
+}
+
 /// Rewrites `model` into `precision`; returns how many operators or tensors changed.
 pub fn convert(model: &mut pb::ModelProto, precision: Precision) -> usize {
     let Some(graph) = model.graph.as_mut() else { return 0 };

@@ -42,10 +42,16 @@ fn exported_reference_weights_score_like_the_reference_predictor_in_tract_and_or
         let arch = stem.replace('_', "-");
         let dir = tmp.path().join(stem);
         run(Command::new(bin("train"))
-            .args(["export", "--arch", &arch, "--license", "MIT", "--version", "0.0.1", "--weights"])
+            .args(["export", "--arch", &arch, "--license", "MIT", "--version", "0.0.1", "--precision", "int8", "--weights"])
             .arg(shared(&format!("fixtures/prixfixe/{stem}.pth")))
             .arg("--out")
             .arg(&dir));
+        // The int8 variant beside it is the exported model's, rebuilt the way anyone can.
+        let int8 = dir.join("model.int8.onnx");
+        assert_eq!(infer::onnx::read_metadata(&int8).unwrap()["precision"], "int8", "{stem}");
+        let rebuilt = tmp.path().join(format!("{stem}.int8.onnx"));
+        infer::precision::write_variant(&dir.join("model.onnx"), infer::precision::Precision::Int8, &rebuilt).unwrap();
+        assert!(std::fs::read(&int8).unwrap() == std::fs::read(&rebuilt).unwrap(), "{stem}: int8 variant differs");
         // The ONNX file describes itself.
         let meta = infer::onnx::read_metadata(&dir.join("model.onnx")).unwrap();
         for key in ["preprocessing", "outputs", "model", "name", "version", "license", "provenance"] {

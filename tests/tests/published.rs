@@ -130,6 +130,18 @@ fn published_precision_variants_score_close_to_float32_and_missing_ones_are_refu
             continue;
         }
         pull(&spec, tmp.path());
+        // A published variant is the published model.onnx rewritten: anyone can rebuild it.
+        let dir = root().join("weights").join(name).join(version);
+        for p in &published {
+            let rebuilt = tmp.path().join(format!("{name}-{version}.{p}.onnx"));
+            let precision = match *p {
+                "int8" => infer::precision::Precision::Int8,
+                _ => infer::precision::Precision::Fp16,
+            };
+            infer::precision::write_variant(&dir.join("model.onnx"), precision, &rebuilt).unwrap();
+            let published = std::fs::read(dir.join(format!("model.{p}.onnx"))).unwrap();
+            assert!(published == std::fs::read(&rebuilt).unwrap(), "{spec}: model.{p}.onnx is not model.onnx rewritten");
+        }
         let score = |backend: &str, precision: &str| {
             isolated(
                 Command::new(bin("infer"))

@@ -30,6 +30,11 @@ pub struct Args {
     /// will `zoo publish` it as)
     #[arg(long)]
     version: Option<semver::Version>,
+    /// Also write reduced-precision variants beside model.onnx (model.int8.onnx:
+    /// dynamically quantised Conv/MatMul; model.fp16.onnx: float16 weights), e.g.
+    /// `--precision int8 --precision fp16`; measure them with bench/score.sh before publishing
+    #[arg(long, value_enum)]
+    precision: Vec<infer::precision::Precision>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -53,7 +58,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         provenance.training = desc.provenance.clone();
     }
     let net = PrixFixeNet::from_weights(desc, &args.weights, Device::Cpu)?;
-    let files = write_artifacts(&net, &args.out, provenance)?;
+    let mut files = write_artifacts(&net, &args.out, provenance)?;
+    let onnx = args.out.join("model.onnx");
+    for p in args.precision.into_iter().filter(|p| *p != infer::precision::Precision::Fp32) {
+        let out = args.out.join(p.file_name());
+        infer::precision::write_variant(&onnx, p, &out)?;
+        files.push(out);
+    }
     for f in files {
         zoo::outln!("{}", f.display())?;
     }
