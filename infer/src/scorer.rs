@@ -151,7 +151,15 @@ pub fn resolve_variant(zoo: &zoo::Zoo, source: &str, precision: Precision) -> Re
     if source.contains(std::path::MAIN_SEPARATOR) || source.contains('/') || source.ends_with(".onnx") {
         return Err(not_found("no such file or directory".to_string()));
     }
-    let dir = zoo.resolve(&zoo::ModelSpec::parse(source)?)?;
+    let spec = zoo::ModelSpec::parse(source)?;
+    let dir = zoo.resolve(&spec)?;
+    if precision != Precision::Fp32 && !dir.join(&file).is_file() {
+        // A copy pulled before the variant was published: a pull brings the version up
+        // to what the registry lists now (offline, the error below says what is missing).
+        if let Ok(pulled) = zoo.pull(&spec) {
+            return in_dir(&pulled.dir, "zoo directory");
+        }
+    }
     in_dir(&dir, "zoo directory")
 }
 

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use infer::backend::BackendKind;
+use infer::precision::Precision;
 use infer::scorer::{ScoreError, Scorer, ScorerOptions};
 use support::{assert_close, expected_scores, BiLstm, Reference, SoftArgmaxCnn};
 
@@ -370,4 +371,36 @@ fn cli_default_backend_is_onnx_runtime_when_its_library_loads() {
     );
     assert_eq!(auto.stdout, score(Some("ort")).stdout);
     assert!(score(Some("tract")).stderr.contains("on tract"));
+}
+
+/// A version pulled before its int8 variant was published: `--precision int8` with the
+/// version given (which resolves from the cache without asking the registry) brought
+/// "no int8 variant" although the registry lists one; it must pull the newer listing.
+#[test]
+fn a_variant_published_after_the_pull_is_fetched_when_asked_for() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (src, registry, home) = (tmp.path().join("src"), tmp.path().join("registry"), tmp.path().join("home"));
+    std::fs::create_dir_all(&src).unwrap();
+    let model = SoftArgmaxCnn::random(6, 150, 3);
+    model.write(&src.join("model.onnx"), &support::dream_preprocessing(), &["expression"]);
+    let version = zoo::ModelSpec::parse("m@0.1.0").unwrap().version.unwrap();
+    zoo::publish(&src, &registry, "m", &version, None, None).unwrap();
+    let zoo = zoo::Zoo::new(zoo::Registry::Local { dir: registry.clone() }, home);
+    let fp32 = infer::scorer::resolve_model(&zoo, "m@0.1.0").unwrap();
+    let err = infer::scorer::resolve_variant(&zoo, "m@0.1.0", Precision::Int8).unwrap_err();
+    assert!(err.to_string().contains("no int8 variant"), "{err}");
+
+    // The int8 file joins the published version, as weights/dream-rnn/0.1.0's did.
+    let dir = registry.join("m").join("0.1.0");
+    infer::precision::write_variant(&dir.join("model.onnx"), Precision::Int8, &dir.join("model.int8.onnx")).unwrap();
+    let index_path = registry.join("index.json");
+    let mut index = zoo::Index::load(&index_path).unwrap();
+    let (size, sha256) = zoo::hash::sha256_file(&dir.join("model.int8.onnx")).unwrap();
+    let entry = index.models.get_mut("m").unwrap().versions.get_mut(&version).unwrap();
+    entry.files.insert("model.int8.onnx".into(), zoo::FileEntry { size, sha256, mirrors: Vec::new() });
+    index.save_atomic(&index_path).unwrap();
+
+    let int8 = infer::scorer::resolve_variant(&zoo, "m@0.1.0", Precision::Int8).unwrap();
+    assert_eq!(int8, fp32.with_file_name("model.int8.onnx"));
+    assert!(int8.is_file());
 }
