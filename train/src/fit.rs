@@ -497,6 +497,25 @@ impl Trainer<'_> {
         Ok(t)
     }
 
+    /// The loss a step back-propagates, and its value: the loss of `out`, or with DeepGXP's
+    /// second strand pass (`out_rc`) the mean of the two strands' losses.
+    fn step_loss(
+        &self,
+        out: &crate::model::FinalOutput,
+        out_rc: Option<&crate::model::FinalOutput>,
+        y: &Tensor,
+        y_probs: Option<&Tensor>,
+    ) -> anyhow::Result<(Tensor, f64)> {
+        torch_call::catch("the loss", || -> anyhow::Result<(Tensor, f64)> {
+            let mut loss = self.loss(out, y, y_probs)?;
+            if let Some(o) = out_rc {
+                loss = (loss + self.loss(o, y, y_probs)?) / 2.0;
+            }
+            let value = loss.double_value(&[]);
+            Ok((loss, value))
+        })?
+    }
+
     /// One optimiser step on the whole batch; returns the loss (a non-finite one takes no step).
     fn whole_step(&self, x: &Tensor, y: &Tensor, y_probs: Option<&Tensor>, opt: &mut AdamW, lr: f64, beta1: f64) -> anyhow::Result<f64> {
         let net = &*self.net;
@@ -507,14 +526,7 @@ impl Trainer<'_> {
             true => Some(torch_call::catch("the forward pass", || net.forward_t(&x.flip([1, 2]), true))?),
             false => None,
         };
-        let (loss, value) = torch_call::catch("the loss", || -> anyhow::Result<(Tensor, f64)> {
-            let mut loss = self.loss(&out, y, y_probs)?;
-            if let Some(o) = &out_rc {
-                loss = (loss + self.loss(o, y, y_probs)?) / 2.0;
-            }
-            let value = loss.double_value(&[]);
-            Ok((loss, value))
-        })??;
+        let (loss, value) = self.step_loss(&out, out_rc.as_ref(), y, y_probs)?;
         if !value.is_finite() {
             return Ok(value);
         }
@@ -568,11 +580,7 @@ impl Trainer<'_> {
         })?
         .set_requires_grad(true);
         let out = torch_call::catch("the forward pass", || net.forward_head_t(&h, true))?;
-        let (loss, value) = torch_call::catch("the loss", || -> anyhow::Result<(Tensor, f64)> {
-            let loss = self.loss(&out, y, y_probs)?;
-            let value = loss.double_value(&[]);
-            Ok((loss, value))
-        })??;
+        let (loss, value) = self.step_loss(&out, None, y, y_probs)?;
         if !value.is_finite() {
             return Ok(value);
         }
