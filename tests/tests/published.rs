@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use e2e::{bin, isolated, root, run, weights_index};
+use infer::precision::Precision;
 
 /// Every `name@version` whose files are in `weights/` (upstream entries are converted at
 /// pull and tested in `legnet_upstream`), including those published as weights whose
@@ -125,22 +126,19 @@ fn published_precision_variants_score_close_to_float32_and_missing_ones_are_refu
     for spec in published() {
         let (name, version) = spec.split_once('@').unwrap();
         let files = idx["models"][name]["versions"][version]["files"].as_object().unwrap();
-        let published: Vec<&str> = ["int8", "fp16"].into_iter().filter(|p| files.contains_key(&format!("model.{p}.onnx"))).collect();
+        let published: Vec<Precision> =
+            [Precision::Int8, Precision::Fp16].into_iter().filter(|p| files.contains_key(&p.file_name())).collect();
         if published.is_empty() {
             continue;
         }
         pull(&spec, tmp.path());
         // A published variant is the published model.onnx rewritten: anyone can rebuild it.
         let dir = root().join("weights").join(name).join(version);
-        for p in &published {
-            let rebuilt = tmp.path().join(format!("{name}-{version}.{p}.onnx"));
-            let precision = match *p {
-                "int8" => infer::precision::Precision::Int8,
-                _ => infer::precision::Precision::Fp16,
-            };
-            infer::precision::write_variant(&dir.join("model.onnx"), precision, &rebuilt).unwrap();
-            let published = std::fs::read(dir.join(format!("model.{p}.onnx"))).unwrap();
-            assert!(published == std::fs::read(&rebuilt).unwrap(), "{spec}: model.{p}.onnx is not model.onnx rewritten");
+        for &p in &published {
+            let rebuilt = tmp.path().join(format!("{name}-{version}.{}.onnx", p.name()));
+            infer::precision::write_variant(&dir.join("model.onnx"), p, &rebuilt).unwrap();
+            let published = std::fs::read(dir.join(p.file_name())).unwrap();
+            assert!(published == std::fs::read(&rebuilt).unwrap(), "{spec}: {} is not model.onnx rewritten", p.file_name());
         }
         let score = |backend: &str, precision: &str| {
             isolated(
@@ -156,7 +154,7 @@ fn published_precision_variants_score_close_to_float32_and_missing_ones_are_refu
         };
         for backend in ["tract", "ort"] {
             let full = scores(&score(backend, "fp32"));
-            for p in &published {
+            for p in published.iter().map(|p| p.name()) {
                 let out = score(backend, p);
                 assert!(out.status.success(), "{spec} {p} {backend}: {}", String::from_utf8_lossy(&out.stderr));
                 assert!(String::from_utf8_lossy(&out.stderr).contains(&format!("({p})")), "{spec} {p}: stderr does not name the variant");
